@@ -1,0 +1,41 @@
+"""Published numbers the chapters set beside ours: one place, each with its source.
+
+These are the papers' figures, copied from the cited page or table (see ``../shared/papers.md`` for
+the list the course checks against). Our own numbers never live here: they come from code.
+"""
+
+from __future__ import annotations
+
+PUBLISHED = {
+    # Brown et al. 2020, Table D.1: GPT-3 175B, 300B training tokens, 3.14e23 training FLOPs
+    "gpt3": {"name": "GPT-3 175B", "params": 175e9, "tokens": 300e9, "flops": 3.14e23, "cite": "brown2020language"},
+    # Hoffmann et al. 2022: Chinchilla, 70B parameters trained on 1.4T tokens
+    "chinchilla": {"name": "Chinchilla 70B", "params": 70e9, "tokens": 1.4e12, "cite": "hoffmann2022training"},
+    # nanoGPT README, shakespeare_char: CPU recipe (4 layers, 4 heads, width 128, context 64, batch 12,
+    # 2000 iterations) reaches validation loss 1.88; GPU recipe (6 x 6 x 384, context 256) 1.4697
+    "nanogpt_cpu": {
+        "name": "nanoGPT, CPU recipe (TinyShakespeare)",
+        "val_loss": 1.88,
+        "n_layer": 4,
+        "d_model": 128,
+        "context": 64,
+        "batch_size": 12,
+        "steps": 2000,
+        "cite": "karpathy2022nanogpt",
+    },
+    "nanogpt_gpu": {
+        "name": "nanoGPT, GPU recipe (TinyShakespeare)",
+        "val_loss": 1.4697,
+        "n_layer": 6,
+        "d_model": 384,
+        "context": 256,
+        "cite": "karpathy2022nanogpt",
+    },
+    # Shannon 1951: entropy of printed English, 0.6 to 1.3 bits per letter with long context
+    "shannon": {
+        "name": "Shannon's estimate for English",
+        "bits_low": 0.6,
+        "bits_high": 1.3,
+        "cite": "shannon1951prediction",
+    },
+}

@@ -1,0 +1,35 @@
+"""One figure style for the whole book: readable labels, light grid, modest size and dpi."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+
+STYLE = {
+    "figure.figsize": (6.4, 3.8),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "savefig.bbox": "tight",
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "font.size": 10,
+    "lines.linewidth": 1.6,
+}
+
+
+def use_style() -> None:
+    """Apply the course style to every later matplotlib figure (call once per notebook)."""
+    mpl.rcParams.update(STYLE)
+
+
+def new_figure(ncols: int = 1, width: float = 6.4, height: float = 3.8, **kwargs):
+    """A figure with ``ncols`` axes side by side, in the course style: returns ``(fig, axes)``."""
+    use_style()
+    fig, axes = plt.subplots(1, ncols, figsize=(width, height), **kwargs)
+    return fig, axes

@@ -1,0 +1,53 @@
+"""Test-suite policy, applied to every test (unit tests, nbval notebooks, the book build).
+
+- **No network.** Any attempt to connect to a non-loopback address fails the test that made it.
+  Loopback stays open because Jupyter kernels (nbval) talk to pytest over ZMQ on localhost.
+- **Fresh training.** ``COURSE_CACHE_DIR`` points at an empty temporary folder, so notebooks run by
+  nbval train every model from scratch instead of loading the developer's ``.cache/``: the test
+  proves that today's code produces the committed outputs. Kernels inherit the variable.
+- **Notebook outputs** are compared by nbval after the sanitisers in ``tests/sanitize.cfg``
+  (see that file for what is replaced and why). Images are not compared byte-for-byte (nbval's
+  default); every claim a figure makes is also an ``assert`` in the notebook, so it is checked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import tempfile
+
+import pytest
+
+_real_connect = socket.socket.connect
+
+
+def _is_loopback(address) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self, address):
+    if not _is_loopback(address):
+        raise OSError(f"network access is disabled in tests (tried to connect to {address!r})")
+    return _real_connect(self, address)
+
+
+def pytest_configure(config):
+    socket.socket.connect = _guarded_connect
+    os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-test-cache-")
+
+
+@pytest.fixture
+def corpus():
+    """A small slice of the bundled corpus, enough for fast training tests."""
+    from helpers.data import load_corpus
+
+    return load_corpus("kjv", max_chars=200_000)

@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from helpers.cache import ResultCache, code_version
+from helpers.model import GPTConfig
+from helpers.train import TrainConfig, train
+
+WHAT = {"model": {"d": 8}, "data": "abc"}
+
+
+def test_hit_and_miss(tmp_path):
+    c = ResultCache(tmp_path)
+    assert c.get(WHAT, "v1") is None and c.status == "miss"
+    c.put(WHAT, "v1", {"x": torch.arange(3), "loss": [1.0, 0.5]})
+    out = c.get(WHAT, "v1")
+    assert c.status == "hit" and torch.equal(out["x"], torch.arange(3)) and out["loss"] == [1.0, 0.5]
+    assert not list(tmp_path.glob("*.tmp"))  # atomic write leaves no temporary file
+
+
+def test_stale_entry_is_recomputed(tmp_path):
+    c = ResultCache(tmp_path)
+    c.put(WHAT, "old-code", {"v": 1})
+    with pytest.warns(UserWarning, match="written by other code"):
+        assert c.get(WHAT, "new-code") is None
+    assert c.status == "stale"
+    with pytest.warns(UserWarning, match="written by other code"):
+        out = c.get_or_compute(WHAT, lambda: {"v": 2}, version="new-code")
+    assert out == {"v": 2} and c.get(WHAT, "new-code") == {"v": 2} and c.status == "hit"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
+def test_corrupt_entry_is_detected_and_recomputed(tmp_path, damage):
+    c = ResultCache(tmp_path)
+    path = c.put(WHAT, "v", {"w": torch.ones(100)})
+    raw = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(raw[: len(raw) - 50])
+    elif damage == "flip":
+        path.write_bytes(raw[:-10] + bytes([raw[-10] ^ 0xFF]) + raw[-9:])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00\x01not a cache entry")
+    else:
+        path.write_bytes(b"")
+    with pytest.warns(UserWarning, match="corrupt"):
+        assert c.get(WHAT, "v") is None
+    assert c.status == "corrupt"
+    with pytest.warns(UserWarning):
+        out = c.get_or_compute(WHAT, lambda: {"w": torch.zeros(2)}, version="v")
+    assert torch.equal(out["w"], torch.zeros(2))
+    assert torch.equal(c.get(WHAT, "v")["w"], torch.zeros(2)) and c.status == "hit"
+
+
+def test_code_version_is_stable():
+    assert code_version() == code_version() and len(code_version()) == 16
+
+
+def test_train_uses_cache(corpus, tmp_path):
+    mc = GPTConfig(vocab_size=corpus.vocab_size, context=16, n_layer=1, n_head=2, d_model=32)
+    tc = TrainConfig(steps=20, batch_size=8, warmup_steps=2, eval_every=10, eval_batches=1, progress=False)
+    store = ResultCache(tmp_path)
+    a = train(mc, tc, corpus, cache=store)
+    assert not a.cached and store.status == "miss"
+    b = train(mc, tc, corpus, cache=store)
+    assert b.cached and b.history == a.history
+    for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values()):
+        assert torch.equal(p.cpu(), q.cpu())
+    # a different training config is a different entry
+    c = train(mc, TrainConfig(**{**tc.__dict__, "seed": 5}), corpus, cache=store)
+    assert not c.cached
