@@ -1,0 +1,189 @@
+"""The Jupyter Book builds with every warning treated as an error, and renders what it promises.
+
+The book is built once per test session from the repository's own sources into a temporary
+folder (the repository's `_build/` is left alone), with the jupyter-book installed beside the
+Python running the tests. The build executes no code and uses no network: notebooks are rendered
+from their committed outputs (`execute_notebooks: "off"`), and no intersphinx inventory is
+configured. The checks after the build are:
+
+- the landing page exists and carries the bibliography;
+- every page named in `_toc.yml` exists as a source file and was rendered;
+- every chapter notebook renders with at least one figure from its own outputs and at least one
+  citation that links to an entry of the bibliography.
+
+Run it alone with `pytest -m book`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.book
+
+ROOT = Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+BUILD_TIMEOUT_S = 600
+LOG_TAIL_LINES = 80
+SOURCE_SUFFIXES = (".ipynb", ".md")
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _toc_files() -> list[str]:
+    """Every `file:` entry of _toc.yml (root included), as written: no suffix."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    found = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                found.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return found
+
+
+def _source_of(entry: str) -> Path | None:
+    for suffix in SOURCE_SUFFIXES:
+        path = ROOT / f"{entry}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def _fail(message: str):
+    """Fail with the message alone: a traceback through this fixture would only hide it."""
+    pytest.fail(message, pytrace=False)
+
+
+def _log_tail(log: str) -> str:
+    lines = log.splitlines()
+    warnings = [line for line in lines if "WARNING" in line or "ERROR" in line]
+    return (
+        "warnings and errors:\n"
+        + ("\n".join(warnings) or "(none reported)")
+        + f"\n\nlast {LOG_TAIL_LINES} lines of the build log:\n"
+        + "\n".join(lines[-LOG_TAIL_LINES:])
+    )
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Build the book once; return the folder holding index.html."""
+    if not JUPYTER_BOOK.exists():
+        _fail(
+            f"jupyter-book is not installed beside this Python ({JUPYTER_BOOK} is missing); "
+            "install requirements.txt into the environment that runs the tests"
+        )
+    missing = [entry for entry in _toc_files() if _source_of(entry) is None]
+    if missing:
+        _fail(
+            "_toc.yml lists pages that do not exist (looked for "
+            + ", ".join(SOURCE_SUFFIXES)
+            + "): "
+            + ", ".join(missing)
+            + ". Add the file or remove its entry from _toc.yml."
+        )
+
+    out = tmp_path_factory.mktemp("book")
+    cmd = [
+        str(JUPYTER_BOOK),
+        "build",
+        str(ROOT),
+        "--path-output",
+        str(out),
+        "--warningiserror",
+        "--nitpick",
+        "--keep-going",
+        "--builder",
+        "html",
+    ]
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("FORCE_COLOR", None)
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        # TimeoutExpired carries bytes whatever text= says.
+        raw = [
+            part.decode("utf-8", "replace") if isinstance(part, bytes) else (part or "")
+            for part in (exc.stdout, exc.stderr)
+        ]
+        log = _ANSI.sub("", "\n".join(raw))
+        _fail(f"the book build took longer than {BUILD_TIMEOUT_S} s\n{_log_tail(log)}")
+    elapsed = time.perf_counter() - start
+    log = _ANSI.sub("", proc.stdout + "\n" + proc.stderr)
+    (out / "build.log").write_text(log, encoding="utf-8")
+    print(f"book built in {elapsed:.1f} s; log at {out / 'build.log'}")
+    if proc.returncode != 0:
+        _fail(f"`{' '.join(cmd)}` exited with {proc.returncode} (warnings are errors)\n{_log_tail(log)}")
+    return out / "_build" / "html"
+
+
+def test_config_keeps_the_build_offline_and_unexecuted():
+    """Guards the two promises the build relies on: it runs no code and fetches nothing."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert str(config["execute"]["execute_notebooks"]) in {"off", "False"}, (
+        'the book renders committed, nbval-checked outputs: set execute.execute_notebooks to "off"'
+    )
+    sphinx_config = (config.get("sphinx") or {}).get("config") or {}
+    assert not sphinx_config.get("intersphinx_mapping"), (
+        "intersphinx inventories are fetched over the network at build time; keep "
+        "sphinx.config.intersphinx_mapping empty"
+    )
+
+
+def test_book_builds_with_warnings_as_errors(built_book: Path):
+    index = built_book / "index.html"
+    assert index.exists(), f"{index} was not written"
+    intro = (built_book / "intro.html").read_text(encoding="utf-8")
+    assert 'role="doc-biblioentry"' in intro, "the landing page has no bibliography entries"
+
+
+@pytest.mark.parametrize("entry", _toc_files())
+def test_toc_page_is_rendered(built_book: Path, entry: str):
+    assert (built_book / f"{entry}.html").exists(), f"{entry} is in _toc.yml but {entry}.html was not built"
+
+
+def _chapter_notebooks() -> list[str]:
+    """Notebooks under chapters/ that the toc lists, plus chapter 1 whenever its notebook exists
+    (so a chapter 1 dropped from the toc fails here instead of silently vanishing from the book)."""
+    found = [entry for entry in _toc_files() if entry.startswith("chapters/") and (ROOT / f"{entry}.ipynb").exists()]
+    if (ROOT / "chapters" / "01_tiny_lm.ipynb").exists() and "chapters/01_tiny_lm" not in found:
+        found.append("chapters/01_tiny_lm")
+    return found
+
+
+CHAPTER_NOTEBOOKS = _chapter_notebooks()
+
+
+@pytest.mark.parametrize("entry", CHAPTER_NOTEBOOKS)
+def test_chapter_shows_a_figure_and_cites_the_bibliography(built_book: Path, entry: str):
+    page_path = built_book / f"{entry}.html"
+    assert page_path.exists(), f"{entry}.html was not built (is the chapter listed in _toc.yml?)"
+    page = page_path.read_text(encoding="utf-8")
+
+    # Figures from the notebook's outputs are copied to _images/; the launch-button logos that
+    # every page carries live in _static/ and do not count.
+    figures = re.findall(r'<img[^>]*\bsrc="[^"]*_images/[^"]+"', page)
+    assert figures, f"{entry}.html shows no figure from the notebook's outputs"
+
+    intro = (built_book / "intro.html").read_text(encoding="utf-8")
+    entries = set(re.findall(r'<div class="citation" id="([^"]+)" role="doc-biblioentry"', intro))
+    cited = set(re.findall(r'href="(?:\.\./)*intro\.html#([^"]+)"', page))
+    assert cited & entries, (
+        f"{entry}.html has no citation that links to an entry of the bibliography on the landing page"
+    )
