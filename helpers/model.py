@@ -82,8 +82,9 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
-        # (B, T, 3C) -> three tensors of shape (B, n_head, T, head_dim)
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
+        # (B, T, 3C) -> three tensors of shape (B, n_head, T, head_dim); split-then-transpose keeps
+        # the backward pass free of an extra copy of the gradient (measured by helpers.bench)
+        q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in self.qkv(x).split(C, dim=2))
         q, k = self.q_norm(q), self.k_norm(k)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).reshape(B, T, C)  # re-assemble the heads side by side

@@ -34,6 +34,8 @@ from .model import GPT, GPTConfig, flops_per_token
 
 # ----------------------------------------------------------------------------- device and seeds
 
+EVAL_SEED = 10_000  # seeds the fixed evaluation batches, independent of the training seed
+
 
 def select_device(requested: str = "auto") -> torch.device:
     """``"auto"`` picks cuda, then mps, then cpu; ``COURSE_DEVICE`` overrides ``"auto"``.
@@ -126,6 +128,18 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
 
 
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices (embeddings, linear weights) only, not on biases and
+    LayerNorm gains, as in GPT-2 and nanoGPT."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+    )
+
+
 # ----------------------------------------------------------------------------- history
 
 
@@ -186,23 +200,19 @@ class Trainer:
         self.corpus = corpus
         context = model.cfg.context
         self.sampler = BatchSampler(corpus.train, context, cfg.batch_size, seed=cfg.seed)
-        # evaluation uses the same fixed batches every time, so curves are not noisy from resampling
+        # evaluation uses the same fixed batches at every step and for every seed and config, so
+        # differences between curves come from training, not from which text was evaluated
         self.eval_sets = {
             split: [
-                BatchSampler(data, context, cfg.batch_size, seed=cfg.seed + 10_000 + i).sample()
+                BatchSampler(data, context, cfg.batch_size, seed=EVAL_SEED + i).sample()
                 for i in range(cfg.eval_batches)
             ]
             for split, data in (("train", corpus.train), ("val", corpus.val))
         }
-        decay = [p for p in model.parameters() if p.dim() >= 2]
-        no_decay = [p for p in model.parameters() if p.dim() < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=cfg.lr,
-            betas=(cfg.beta1, cfg.beta2),
-        )
+        self.optimizer = make_optimizer(model, cfg)
         self.history = History(tokens_per_step=cfg.batch_size * context, flops_per_token=flops_per_token(model.cfg))
         self.step = 0  # number of optimizer steps taken
+        self.last_loss: torch.Tensor | None = None  # loss of the latest step (a 0-d tensor)
         self.callbacks = list(callbacks)
 
     @torch.no_grad()
@@ -216,6 +226,11 @@ class Trainer:
             out[split] = float(np.mean(losses))
         self.model.train(was_training)
         return out
+
+    def _flush(self, pending: list[torch.Tensor]) -> None:
+        if pending:
+            self.history.train_loss.extend(torch.stack(pending).tolist())
+            pending.clear()
 
     def _record_eval(self) -> None:
         metrics = self.evaluate()
@@ -236,6 +251,9 @@ class Trainer:
             total=cfg.steps, initial=self.step, disable=not cfg.progress, desc="training", unit="step", mininterval=0.5
         )
         t0 = time.perf_counter()
+        # per-step losses stay on the device and are read in one go at each evaluation, so a GPU
+        # never waits for the CPU after every step; callbacks can read the latest as `last_loss`
+        pending: list[torch.Tensor] = []
         while self.step < end:
             lr = lr_at(self.step, cfg)
             for group in self.optimizer.param_groups:
@@ -248,14 +266,17 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             self.step += 1
-            h.train_loss.append(loss.item())
+            self.last_loss = loss.detach()
+            pending.append(self.last_loss)
             h.lr.append(lr)
             for cb in self.callbacks:
                 getattr(cb, "on_step_end", lambda t: None)(self)
             if self.step == cfg.steps or (cfg.eval_every and self.step % cfg.eval_every == 0):
+                self._flush(pending)
                 self._record_eval()
                 bar.set_postfix(val_loss=f"{h.eval_val[-1]:.3f}", refresh=False)
             bar.update(1)
+        self._flush(pending)
         bar.close()
         h.seconds += time.perf_counter() - t0
         if checkpoint is not None:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers.model import GPT, GPTConfig
-from helpers.train import History, TrainConfig, Trainer, lr_at, seed_everything, select_device, train
+from helpers.train import History, TrainConfig, Trainer, lr_at, make_optimizer, seed_everything, select_device, train
 
 
 def small(corpus, **kw):
@@ -151,6 +151,7 @@ def test_callbacks_are_called(corpus):
     class Counter:
         def on_step_end(self, trainer):
             calls["step"] += 1
+            assert trainer.last_loss.dim() == 0 and trainer.last_loss.item() > 0
 
         def on_eval(self, trainer):
             calls["eval"] += 1
@@ -158,3 +159,12 @@ def test_callbacks_are_called(corpus):
     mc, tc = small(corpus)
     r = train(mc, tc, corpus, callbacks=[Counter()])
     assert calls == {"step": 40, "eval": 2} and not r.cached
+
+
+def test_make_optimizer_decays_matrices_only():
+    model = GPT(GPTConfig(vocab_size=10, context=8, n_layer=1, n_head=2, d_model=16))
+    opt = make_optimizer(model, TrainConfig(weight_decay=0.3, lr=0.01))
+    decay, no_decay = opt.param_groups
+    assert decay["weight_decay"] == 0.3 and no_decay["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decay["params"]) and all(p.dim() < 2 for p in no_decay["params"])
+    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == model.param_counts()["total"]
