@@ -1,0 +1,69 @@
+import csv
+import json
+
+import pytest
+
+from helpers import recipes, sweep
+from helpers.model import GPTConfig
+from helpers.train import TrainConfig
+
+
+@pytest.fixture
+def tiny_grid(monkeypatch, tmp_path):
+    """A two-point grid of a very small recipe, written under a temporary data folder."""
+
+    def micro(corpus, seed=0):
+        return (
+            GPTConfig(vocab_size=corpus.vocab_size, context=16, n_layer=1, n_head=2, d_model=16),
+            TrainConfig(steps=5, batch_size=4, warmup_steps=1, eval_batches=1, seed=seed),
+        )
+
+    monkeypatch.setitem(recipes.RECIPES, "micro", micro)
+    monkeypatch.setitem(sweep.GRIDS, "micro_seeds", [{"recipe": "micro", "seed": s} for s in (0, 1)])
+    monkeypatch.setattr(sweep, "DATA_DIR", tmp_path)
+    return tmp_path
+
+
+def test_sweep_writes_csv_and_provenance_and_resumes(tiny_grid, monkeypatch):
+    path = sweep.run_sweep("micro_seeds", device="cpu")
+    rows = sweep.load_sweep("micro_seeds")
+    assert [r["seed"] for r in rows] == [0, 1]
+    assert all(r["steps"] == 5 and r["final_val"] > 0 and r["flops"] > 0 for r in rows)
+    prov = json.loads(path.with_suffix(".provenance.json").read_text())
+    for key in (
+        "command",
+        "commit",
+        "torch",
+        "device",
+        "date",
+        "wall_seconds_this_invocation",
+        "code_version",
+        "train_seconds_all_points",
+        "uncommitted_changes_in_helpers",
+    ):
+        assert key in prov
+    # a second run finds every point done and trains nothing
+    monkeypatch.setattr(sweep, "run_point", lambda *a, **k: pytest.fail("finished points must be skipped"))
+    sweep.run_sweep("micro_seeds", device="cpu")
+    with open(path, newline="") as f:
+        assert len(list(csv.DictReader(f))) == 2
+
+
+def test_sweep_results_are_reproducible(tiny_grid):
+    a = sweep.run_point({"recipe": "micro", "seed": 1}, device="cpu")
+    b = sweep.run_point({"recipe": "micro", "seed": 1}, device="cpu")
+    assert a["final_val"] == b["final_val"]
+
+
+def test_sweep_errors(tiny_grid):
+    with pytest.raises(ValueError, match="unknown sweep 'nope'"):
+        sweep.run_sweep("nope")
+    with pytest.raises(FileNotFoundError, match="python -m helpers.sweep micro_seeds"):
+        sweep.load_sweep("micro_seeds")
+
+
+def test_cached_chapter1_sweep_is_complete():
+    """The committed sweep the chapter reads holds every point of its grid."""
+    rows = sweep.load_sweep("ch01_seeds")
+    assert sorted(r["seed"] for r in rows) == [p["seed"] for p in sweep.GRIDS["ch01_seeds"]]
+    assert len({r["final_val"] for r in rows}) == len(rows)  # seeds really differ
