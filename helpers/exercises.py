@@ -4,7 +4,7 @@ A chapter defines each exercise once with the expected answer (computed by helpe
 in) and a hint; the student's cell calls ``check``:
 
     ex = Exercise("1.1 perplexity", expected=math.exp(loss), hint="perplexity = e^loss")
-    ex.check(my_answer)   # prints a verdict and returns True/False
+    ex.check(my_answer)   # prints a verdict; ex.passed(my_answer) returns it as a bool
 
 ``None`` means "not attempted yet" and is reported as such, so a fresh notebook runs top to bottom.
 """
@@ -39,16 +39,15 @@ class Exercise:
     rtol: float = 1e-2
     atol: float = 0.0
 
-    def check(self, answer: Any, quiet: bool = False) -> bool:
-        """Compare ``answer`` with the expected one; print a verdict (unless ``quiet``) and return it."""
+    def passed(self, answer: Any) -> bool:
+        """Whether ``answer`` is right (within the tolerance), without printing anything."""
+        return answer is not None and _close(answer, self.expected, self.rtol, self.atol)
+
+    def check(self, answer: Any) -> None:
+        """Print the verdict for ``answer``: not attempted (``None``), correct, or a hint to try again."""
         if answer is None:
-            if not quiet:
-                print(f"[ ] {self.name}: not attempted yet - replace None with your answer.")
-            return False
-        ok = _close(answer, self.expected, self.rtol, self.atol)
-        if not quiet:
-            if ok:
-                print(f"[pass] {self.name}: correct.")
-            else:
-                print(f"[try again] {self.name}: {answer!r} is not right yet. Hint: {self.hint}")
-        return ok
+            print(f"[ ] {self.name}: not attempted yet - replace None with your answer.")
+        elif self.passed(answer):
+            print(f"[pass] {self.name}: correct.")
+        else:
+            print(f"[try again] {self.name}: {answer!r} is not right yet. Hint: {self.hint}")

@@ -33,3 +33,10 @@ def new_figure(ncols: int = 1, width: float = 6.4, height: float = 3.8, **kwargs
     use_style()
     fig, axes = plt.subplots(1, ncols, figsize=(width, height), **kwargs)
     return fig, axes
+
+
+def hline(ax, y: float, label: str, ls: str = ":", color: str = "gray"):
+    """A horizontal reference line (a baseline, a published number) labelled at its right end."""
+    ax.axhline(y, ls=ls, color=color, lw=1)
+    ax.annotate(label, xy=(1, y), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8, color=color)
+    return ax

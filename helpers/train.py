@@ -186,6 +186,17 @@ class History:
         ax.legend()
         return ax
 
+    def plot_lr(self, ax=None):
+        """The learning rate at every step (the warmup + cosine schedule of this run)."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.gca()
+        ax.plot(np.arange(1, len(self.lr) + 1), self.lr)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("learning rate")
+        ax.set_title("warmup + cosine schedule")
+        return ax
+
 
 # ----------------------------------------------------------------------------- trainer
 

@@ -142,6 +142,8 @@ def test_history_plot_and_round_trip(corpus):
     ax = h.plot(label="tiny")
     assert ax.get_xlabel() == "training step" and "nats" in ax.get_ylabel()
     assert len(ax.lines) == 2
+    ax_lr = h.plot_lr()
+    assert ax_lr.get_ylabel() == "learning rate" and len(ax_lr.lines[-1].get_xdata()) == len(h.lr)
     assert History.from_dict(h.to_dict()) == h
 
 
