@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import torch
 
 
@@ -56,11 +58,16 @@ def sample_text(
     temperature: float = 0.8,
     top_k: int | None = None,
     seed: int = 0,
+    width: int | None = None,
 ) -> str:
-    """Convenience wrapper: encode ``prompt``, sample with a seeded generator, decode the whole string."""
+    """Convenience wrapper: encode ``prompt``, sample with a seeded generator, decode the whole string.
+    With ``width``, long lines are wrapped at that many characters (for printing in the book)."""
     ids = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long)
     if ids.numel() == 0:
         raise ValueError("prompt is empty: give at least one character to start from")
     gen = torch.Generator().manual_seed(seed)
     out = generate(model, ids, max_new_tokens, temperature=temperature, top_k=top_k, generator=gen)
-    return tokenizer.decode(out[0].tolist())
+    text = tokenizer.decode(out[0].tolist())
+    if width is not None:
+        text = "\n".join(textwrap.fill(line, width) if line else line for line in text.split("\n"))
+    return text

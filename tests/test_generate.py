@@ -32,6 +32,8 @@ def test_sample_text_and_errors(model):
     text = sample_text(model, tok, prompt="ab", max_new_tokens=5, seed=1)
     assert text.startswith("ab") and len(text) == 7
     assert text == sample_text(model, tok, prompt="ab", max_new_tokens=5, seed=1)
+    wrapped = sample_text(model, tok, prompt="ab", max_new_tokens=60, seed=1, width=10)
+    assert all(len(line) <= 10 for line in wrapped.split("\n"))
     with pytest.raises(ValueError, match="top_k"):
         generate(model, torch.zeros(1, 1, dtype=torch.long), 1, top_k=0)
     with pytest.raises(ValueError, match="temperature"):

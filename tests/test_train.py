@@ -139,11 +139,15 @@ def test_history_plot_and_round_trip(corpus):
     matplotlib.use("Agg")
     mc, tc = small(corpus)
     h = train(mc, tc, corpus, cache=False).history
-    ax = h.plot(label="tiny")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax_lr) = plt.subplots(1, 2)
+    assert h.plot(ax, label="tiny") is ax
     assert ax.get_xlabel() == "training step" and "nats" in ax.get_ylabel()
     assert len(ax.lines) == 2
-    ax_lr = h.plot_lr()
-    assert ax_lr.get_ylabel() == "learning rate" and len(ax_lr.lines[-1].get_xdata()) == len(h.lr)
+    h.plot_lr(ax_lr)
+    assert ax_lr.get_ylabel() == "learning rate" and len(ax_lr.lines[0].get_xdata()) == len(h.lr)
+    plt.close(fig)
     assert History.from_dict(h.to_dict()) == h
 
 

@@ -1,0 +1,55 @@
+# Two commands for a newcomer: `make book` and `make test` (see README.md).
+# Both create .venv if needed and install requirements.txt plus the helpers package into it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+BOOK_FLAGS := --warningiserror --nitpick --keep-going
+
+.PHONY: setup book book-execute test test-unit test-notebooks lab bench execute lint format clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install everything
+
+book: $(STAMP)  ## build the HTML book from the committed notebook outputs into _build/html
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+
+book-execute: execute book  ## re-execute every notebook (saving outputs), then build the book
+
+test: $(STAMP)  ## the whole suite: unit tests, nbval over every notebook, lint, the book build
+	@start=$$(date +%s); \
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && \
+	$(BIN)/python -m pytest tests chapters --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 600 --durations=10; \
+	rc=$$?; echo "suite time: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+test-unit: $(STAMP)  ## unit tests only (fast)
+	$(BIN)/python -m pytest tests -m "not book"
+
+test-notebooks: $(STAMP)  ## nbval over the chapter notebooks only
+	$(BIN)/python -m pytest chapters --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+
+execute: $(STAMP)  ## re-run every notebook top to bottom in a fresh kernel and save its outputs
+	$(BIN)/python tests/execute_notebooks.py
+
+lab: $(STAMP)  ## JupyterLab on the repository
+	$(BIN)/jupyter lab
+
+bench: $(STAMP)  ## training throughput and MFU of helpers vs a bare loop and a lean reference GPT
+	$(BIN)/python -m helpers.bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+clean:
+	rm -rf _build .cache

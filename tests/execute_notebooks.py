@@ -1,0 +1,61 @@
+"""Re-execute chapter notebooks top to bottom in a fresh kernel and save their outputs (``make execute``).
+
+This is how the committed outputs, which nbval later checks and the book renders, are produced.
+Like the test suite, it trains every model from scratch (an empty ``COURSE_CACHE_DIR``), so the
+saved outputs are what today's code computes, not what an old cache held. It prints each notebook's
+wall time, which is the number to compare with the budgets in COURSE.md.
+
+    python tests/execute_notebooks.py                      # every notebook under chapters/
+    python tests/execute_notebooks.py chapters/01_tiny_lm.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def execute(path: Path, timeout: int = 900) -> float:
+    """Run ``path`` in place and return its wall time in seconds."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        coalesce_streams=True,
+        record_timing=False,
+        store_widget_state=True,
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args()
+    paths = args.notebooks or sorted(
+        p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+    )
+    os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-execute-cache-")
+    for path in paths:
+        seconds = execute(path.resolve())
+        print(f"{path.relative_to(ROOT) if path.is_absolute() else path}: {seconds:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
