@@ -1,11 +1,20 @@
 """Named grids of training runs, cached as CSV with a provenance file.
 
-    python -m helpers.sweep ch01_seeds            # run (or resume) a grid, write data/sweeps/ch01_seeds.csv
+    python -m helpers.sweep ch01_seeds                    # the full grid -> data/sweeps/ch01_seeds.csv
+    python -m helpers.sweep ch01_seeds --profile quick    # the small grid -> data/sweeps/ch01_seeds-quick.csv
+    python -m helpers.sweep ch01_seeds --jobs 2           # two runs at a time, one CPU thread each
 
-A sweep is a list of points; each point is a recipe name plus keyword arguments (seed, steps, ...).
-Finished points are skipped, so an interrupted sweep resumes where it stopped. Next to the CSV, a
-``.provenance.json`` records the command, git commit, library versions, device, date and wall time,
-so every cached number in the book can be traced to the code and machine that produced it.
+A grid has a ``full`` profile (what the book's cached results come from) and usually a ``quick``
+one (a subset a notebook can afford to run live). Each point is a recipe name plus keyword
+arguments (seed, steps, ...). Finished points are skipped, so an interrupted sweep resumes where it
+stopped. Next to the CSV, a ``.provenance.json`` records the command, git commit, library versions,
+device, threads, date and wall time, so every cached number can be traced to the code and machine
+that produced it.
+
+``--jobs N`` trains N points at once in separate processes, splitting the CPU threads between them.
+Tiny models use two cores poorly, so two single-threaded runs side by side finish a grid sooner than
+one two-threaded run after another; ``python -m helpers.sweep NAME --jobs 2`` is worth it on a CPU.
+(A run's last digits can depend on its thread count: the provenance records it.)
 """
 
 from __future__ import annotations
@@ -13,10 +22,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,9 +40,12 @@ from .data import DATA_DIR, load_corpus
 from .recipes import RECIPES
 from .train import select_device, train
 
-GRIDS: dict[str, list[dict]] = {
+GRIDS: dict[str, dict[str, list[dict]]] = {
     # seed-to-seed spread of chapter 1's run: grounds the tolerances the chapter asserts
-    "ch01_seeds": [{"recipe": "tiny_lm", "seed": s} for s in range(5)],
+    "ch01_seeds": {
+        "full": [{"recipe": "tiny_lm", "seed": s} for s in range(5)],
+        "quick": [{"recipe": "tiny_lm", "seed": s, "steps": 100} for s in range(2)],
+    },
 }
 
 FIELDS = [
@@ -46,28 +60,51 @@ FIELDS = [
     "final_val",
     "seconds",
 ]
+INT_FIELDS = ("seed", "steps", "non_embedding", "tokens", "flops")
+FLOAT_FIELDS = ("final_train", "final_val", "seconds")
 
 
-def sweep_path(name: str) -> Path:
-    """Where the CSV of sweep ``name`` lives (``data/sweeps/NAME.csv``)."""
-    return DATA_DIR / "sweeps" / f"{name}.csv"
+def _grid(name: str, profile: str) -> list[dict]:
+    if name not in GRIDS:
+        raise ValueError(f"unknown sweep {name!r}; known sweeps: {', '.join(sorted(GRIDS))}")
+    if profile not in GRIDS[name]:
+        raise ValueError(f"sweep {name!r} has no profile {profile!r}; choose one of {', '.join(GRIDS[name])}")
+    return GRIDS[name][profile]
 
 
-def load_sweep(name: str) -> list[dict]:
-    """The rows of a cached sweep, numbers converted back from text. Raises a clear error if missing."""
-    path = sweep_path(name)
+def sweep_path(name: str, profile: str = "full") -> Path:
+    """Where the CSV of sweep ``name`` lives: ``data/sweeps/NAME.csv`` (full) or ``NAME-PROFILE.csv``."""
+    return DATA_DIR / "sweeps" / (f"{name}.csv" if profile == "full" else f"{name}-{profile}.csv")
+
+
+def load_sweep(name: str, profile: str = "full") -> list[dict]:
+    """The rows of a cached sweep, numbers converted back from text. Raises a clear error if missing
+    or if a row cannot be read (a damaged file is reported, never half-used)."""
+    path = sweep_path(name, profile)
     if not path.exists():
+        flag = "" if profile == "full" else f" --profile {profile}"
         raise FileNotFoundError(
-            f"no cached sweep {name!r} at data/sweeps/{path.name}; create it with `python -m helpers.sweep {name}`"
+            f"no cached sweep {name!r} at data/sweeps/{path.name}; "
+            f"create it with `python -m helpers.sweep {name}{flag}`"
         )
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    for row in rows:
-        for k in ("seed", "steps", "non_embedding", "tokens", "flops"):
-            row[k] = int(row[k])
-        for k in ("final_train", "final_val", "seconds"):
-            row[k] = float(row[k])
+    try:
+        for row in rows:
+            for k in INT_FIELDS:
+                row[k] = int(row[k])
+            for k in FLOAT_FIELDS:
+                row[k] = float(row[k])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"data/sweeps/{path.name} is damaged ({err!r}); restore it with `git checkout -- data/sweeps/{path.name}` "
+            f"or delete it and rerun `python -m helpers.sweep {name}`"
+        ) from None
     return rows
+
+
+def _params(point: dict) -> str:
+    return json.dumps({k: v for k, v in point.items() if k != "recipe"}, sort_keys=True)
 
 
 def run_point(point: dict, device: str = "auto") -> dict:
@@ -81,7 +118,7 @@ def run_point(point: dict, device: str = "auto") -> dict:
     tokens = train_cfg.steps * h.tokens_per_step
     return {
         "recipe": point["recipe"],
-        "params": json.dumps(kwargs, sort_keys=True),
+        "params": _params(point),
         "seed": train_cfg.seed,
         "steps": train_cfg.steps,
         "non_embedding": result.model.param_counts()["non_embedding"],
@@ -93,6 +130,10 @@ def run_point(point: dict, device: str = "auto") -> dict:
     }
 
 
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
 def _git(*args: str) -> str:
     try:
         return subprocess.run(
@@ -102,36 +143,49 @@ def _git(*args: str) -> str:
         return "unknown"
 
 
-def run_sweep(name: str, device: str = "auto") -> Path:
-    """Run every unfinished point of grid ``name``, appending rows to its CSV; write provenance."""
-    if name not in GRIDS:
-        raise ValueError(f"unknown sweep {name!r}; known sweeps: {', '.join(sorted(GRIDS))}")
-    path = sweep_path(name)
+def run_sweep(name: str, profile: str = "full", device: str = "auto", jobs: int = 1) -> Path:
+    """Run every unfinished point of grid ``name`` (``profile``), appending rows to its CSV as they
+    finish; write the provenance file. ``jobs`` > 1 trains that many points at once on the CPU."""
+    points = _grid(name, profile)
+    if jobs < 1:
+        raise ValueError(f"jobs={jobs}: must be at least 1")
+    dev = select_device(device)
+    if jobs > 1 and dev.type != "cpu":
+        raise ValueError(f"jobs={jobs} splits CPU threads between runs; on {dev.type} use jobs=1")
+    path = sweep_path(name, profile)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = set()
     if path.exists():
-        with open(path, newline="") as f:
-            done = {(r["recipe"], r["params"]) for r in csv.DictReader(f)}
-    todo = [
-        p
-        for p in GRIDS[name]
-        if (p["recipe"], json.dumps({k: v for k, v in p.items() if k != "recipe"}, sort_keys=True)) not in done
-    ]
-    t0 = time.perf_counter()
-    for point in tqdm(todo, desc=name, unit="run"):
-        row = run_point(point, device)
+        done = {(r["recipe"], r["params"]) for r in load_sweep(name, profile)}
+    todo = [p for p in points if (p["recipe"], _params(p)) not in done]
+    if not todo:
+        print(f"{name} ({profile}): all {len(points)} points are done; nothing to run")
+        return path
+
+    def append(row: dict) -> None:
         new = not path.exists()
         with open(path, "a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=FIELDS)
             if new:
                 writer.writeheader()
             writer.writerow(row)
-    if not todo:
-        print(f"{name}: all {len(GRIDS[name])} points are done; nothing to run")
-        return path
-    dev = select_device(device)
+
+    threads = max(1, torch.get_num_threads() // jobs)
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(todo), desc=f"{name} ({profile})", unit="run")
+    if jobs == 1:
+        for point in todo:
+            append(run_point(point, device))
+            bar.update(1)
+    else:
+        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(threads,)) as pool:
+            for future in as_completed([pool.submit(run_point, p, device) for p in todo]):
+                append(future.result())
+                bar.update(1)
+    bar.close()
     prov = {
         "sweep": name,
+        "profile": profile,
         "command": " ".join(["python -m helpers.sweep", *sys.argv[1:]]),
         "commit": _git("rev-parse", "HEAD"),
         "uncommitted_changes_in_helpers": bool(_git("status", "--porcelain", "--", ".")),
@@ -140,12 +194,14 @@ def run_sweep(name: str, device: str = "auto") -> Path:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": dev.type,
-        "cpu_threads": torch.get_num_threads(),
+        "jobs": jobs,
+        "cpu_threads_per_run": threads if jobs > 1 else torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds_this_invocation": round(time.perf_counter() - t0, 1),
-        "points": len(GRIDS[name]),
-        "train_seconds_all_points": round(sum(r["seconds"] for r in load_sweep(name)), 1),
+        "points": len(points),
+        "train_seconds_all_points": round(sum(r["seconds"] for r in load_sweep(name, profile)), 1),
     }
     path.with_suffix(".provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
     return path
@@ -154,9 +210,12 @@ def run_sweep(name: str, device: str = "auto") -> Path:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=sorted(GRIDS))
+    parser.add_argument("--profile", default="full", help="full (default; what the book caches) or quick")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    parser.add_argument("--jobs", type=int, default=1, help="points trained at once on the CPU (default 1)")
     args = parser.parse_args(argv)
-    print(f"wrote {run_sweep(args.name, args.device).relative_to(DATA_DIR.parent)}")
+    path = run_sweep(args.name, args.profile, args.device, args.jobs)
+    print(f"wrote {path.relative_to(DATA_DIR.parent)}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,11 @@ def tiny_grid(monkeypatch, tmp_path):
         )
 
     monkeypatch.setitem(recipes.RECIPES, "micro", micro)
-    monkeypatch.setitem(sweep.GRIDS, "micro_seeds", [{"recipe": "micro", "seed": s} for s in (0, 1)])
+    monkeypatch.setitem(
+        sweep.GRIDS,
+        "micro_seeds",
+        {"full": [{"recipe": "micro", "seed": s} for s in (0, 1)], "quick": [{"recipe": "micro", "seed": 0}]},
+    )
     monkeypatch.setattr(sweep, "DATA_DIR", tmp_path)
     return tmp_path
 
@@ -58,12 +62,34 @@ def test_sweep_results_are_reproducible(tiny_grid):
 def test_sweep_errors(tiny_grid):
     with pytest.raises(ValueError, match="unknown sweep 'nope'"):
         sweep.run_sweep("nope")
-    with pytest.raises(FileNotFoundError, match="python -m helpers.sweep micro_seeds"):
+    with pytest.raises(ValueError, match="no profile 'huge'"):
+        sweep.run_sweep("micro_seeds", profile="huge")
+    with pytest.raises(ValueError, match="jobs=0"):
+        sweep.run_sweep("micro_seeds", jobs=0)
+    with pytest.raises(FileNotFoundError, match="python -m helpers.sweep micro_seeds --profile quick"):
+        sweep.load_sweep("micro_seeds", profile="quick")
+
+
+def test_quick_profile_and_parallel_jobs_match_serial(tiny_grid):
+    quick = sweep.run_sweep("micro_seeds", profile="quick", device="cpu")
+    assert quick.name == "micro_seeds-quick.csv" and len(sweep.load_sweep("micro_seeds", "quick")) == 1
+    sweep.run_sweep("micro_seeds", device="cpu", jobs=2)
+    rows = {r["seed"]: r for r in sweep.load_sweep("micro_seeds")}
+    assert set(rows) == {0, 1}
+    prov = json.loads(sweep.sweep_path("micro_seeds").with_suffix(".provenance.json").read_text())
+    assert prov["jobs"] == 2 and prov["cpu_threads_per_run"] >= 1
+
+
+def test_damaged_sweep_file_is_reported(tiny_grid):
+    path = sweep.sweep_path("micro_seeds")
+    path.parent.mkdir(parents=True)
+    path.write_text("recipe,params,seed\nmicro,{},not-a-number\n")
+    with pytest.raises(ValueError, match="is damaged"):
         sweep.load_sweep("micro_seeds")
 
 
 def test_cached_chapter1_sweep_is_complete():
     """The committed sweep the chapter reads holds every point of its grid."""
     rows = sweep.load_sweep("ch01_seeds")
-    assert sorted(r["seed"] for r in rows) == [p["seed"] for p in sweep.GRIDS["ch01_seeds"]]
+    assert sorted(r["seed"] for r in rows) == [p["seed"] for p in sweep.GRIDS["ch01_seeds"]["full"]]
     assert len({r["final_val"] for r in rows}) == len(rows)  # seeds really differ
