@@ -7,7 +7,7 @@ fields a reader should see, and ``helpers.sweep`` re-runs the same recipe over s
 from __future__ import annotations
 
 from .data import Corpus
-from .model import GPTConfig
+from .model import GPTConfig, non_embedding_params
 from .train import TrainConfig
 
 
@@ -19,4 +19,34 @@ def tiny_lm(corpus: Corpus, seed: int = 0, steps: int = 700) -> tuple[GPTConfig,
     return model, train
 
 
-RECIPES = {"tiny_lm": tiny_lm}
+def scaling(
+    corpus: Corpus, d_model: int, n_layer: int, tokens: float | None = None, flops: float | None = None, seed: int = 0
+) -> tuple[GPTConfig, TrainConfig]:
+    """Chapter 2's model family: width ``d_model`` and ``n_layer`` layers (head width 16), trained on
+    ``tokens`` tokens, or on as many as a compute budget of ``flops = 6 N D`` allows (N non-embedding).
+
+    Every run gets its own warmup + cosine schedule over its own length, 16 evaluation batches per
+    split (a precise final loss) and 8 evaluations along the way (curves for Chinchilla's approach 1).
+    Batch 32 x context 64 as in chapter 1; one learning rate (3e-3) for every size.
+    """
+    if (tokens is None) == (flops is None):
+        raise ValueError("give exactly one of tokens= or flops= (a compute budget, C = 6 N D)")
+    model = GPTConfig(
+        vocab_size=corpus.vocab_size, context=64, n_layer=n_layer, n_head=max(1, d_model // 16), d_model=d_model
+    )
+    if flops is not None:
+        tokens = flops / (6 * non_embedding_params(model))
+    steps = max(50, round(tokens / (32 * model.context)))
+    train = TrainConfig(
+        steps=steps,
+        batch_size=32,
+        lr=3e-3,
+        warmup_steps=min(50, steps // 10),
+        eval_every=max(1, steps // 8),
+        eval_batches=16,
+        seed=seed,
+    )
+    return model, train
+
+
+RECIPES = {"tiny_lm": tiny_lm, "scaling": scaling}

@@ -42,11 +42,40 @@ from .data import DATA_DIR, load_corpus
 from .recipes import RECIPES
 from .train import select_device, train
 
+# chapter 2's model family (width, layers): 3.3k to 595k non-embedding parameters (2.3 decades)
+SIZES = [(16, 1), (24, 1), (32, 1), (32, 2), (48, 2), (64, 2), (96, 2), (128, 2), (128, 3)]
+
 GRIDS: dict[str, dict[str, list[dict]]] = {
     # seed-to-seed spread of chapter 1's run: grounds the tolerances the chapter asserts
     "ch01_seeds": {
         "full": [{"recipe": "tiny_lm", "seed": s} for s in range(5)],
         "quick": [{"recipe": "tiny_lm", "seed": s, "steps": 100} for s in range(2)],
+    },
+    # chapter 2: IsoFLOP profiles (C = 6ND, N non-embedding), six sizes around each budget's optimum
+    "ch02_isoflop": {
+        "full": [
+            {"recipe": "scaling", "d_model": d, "n_layer": n, "flops": c}
+            for c, sizes in [
+                (2.5e11, SIZES[0:6]),
+                (5e11, SIZES[1:7]),
+                (1e12, SIZES[2:8]),
+                (2e12, SIZES[3:9]),
+            ]
+            for d, n in sizes
+        ],
+        "quick": [{"recipe": "scaling", "d_model": d, "n_layer": n, "flops": 1e11} for d, n in SIZES[0:5]],
+    },
+    # chapter 2: L(N) at fixed data (2,000 steps, 4.1M tokens, about 1.1 epochs) and L(D) at fixed N
+    "ch02_sizes": {
+        "full": [{"recipe": "scaling", "d_model": d, "n_layer": n, "tokens": 4_096_000} for d, n in SIZES],
+        "quick": [{"recipe": "scaling", "d_model": d, "n_layer": n, "tokens": 512_000} for d, n in SIZES[:5]],
+    },
+    "ch02_data": {
+        "full": [
+            {"recipe": "scaling", "d_model": 128, "n_layer": 2, "tokens": t}
+            for t in (256_000, 512_000, 1_024_000, 2_048_000, 4_096_000)
+        ],
+        "quick": [{"recipe": "scaling", "d_model": 64, "n_layer": 2, "tokens": t} for t in (128_000, 512_000)],
     },
 }
 
@@ -61,6 +90,7 @@ FIELDS = [
     "final_train",
     "final_val",
     "seconds",
+    "curve",
 ]
 INT_FIELDS = ("seed", "steps", "non_embedding", "tokens", "flops")
 FLOAT_FIELDS = ("final_train", "final_val", "seconds")
@@ -97,6 +127,8 @@ def load_sweep(name: str, profile: str = "full") -> list[dict]:
                 row[k] = int(row[k])
             for k in FLOAT_FIELDS:
                 row[k] = float(row[k])
+            if row.get("curve"):  # evaluations along the run: {"step": [...], "val": [...]}
+                row["curve"] = json.loads(row["curve"])
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(
             f"data/sweeps/{path.name} is damaged ({err!r}); restore it with `git checkout -- data/sweeps/{path.name}` "
@@ -129,6 +161,7 @@ def run_point(point: dict, device: str = "auto") -> dict:
         "final_train": round(h.eval_train[-1], 5),
         "final_val": round(h.final_val, 5),
         "seconds": round(h.seconds, 1),
+        "curve": json.dumps({"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]}),
     }
 
 
@@ -163,6 +196,14 @@ def run_sweep(name: str, profile: str = "full", device: str = "auto", jobs: int 
     if not todo:
         print(f"{name} ({profile}): all {len(points)} points are done; nothing to run")
         return path
+    if path.exists():
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != FIELDS:
+            raise ValueError(
+                f"data/sweeps/{path.name} has columns {header}, not the current {FIELDS}: it was written by an "
+                f"older helpers.sweep; move it away and rerun `python -m helpers.sweep {name}` to rebuild it"
+            )
 
     def append(row: dict) -> None:
         new = not path.exists()
