@@ -51,15 +51,17 @@ GRIDS: dict[str, dict[str, list[dict]]] = {
         "full": [{"recipe": "tiny_lm", "seed": s} for s in range(5)],
         "quick": [{"recipe": "tiny_lm", "seed": s, "steps": 100} for s in range(2)],
     },
-    # chapter 2: IsoFLOP profiles (C = 6ND, N non-embedding), six sizes around each budget's optimum
+    # chapter 2: IsoFLOP profiles (C = 6ND, N non-embedding), six or seven sizes per budget; the first
+    # run put every optimum among the two smallest sizes of its profile, so each profile was extended
+    # down by one size (the resumed sweep trained only those) to keep the minima interior
     "ch02_isoflop": {
         "full": [
             {"recipe": "scaling", "d_model": d, "n_layer": n, "flops": c}
             for c, sizes in [
                 (2.5e11, SIZES[0:6]),
-                (5e11, SIZES[1:7]),
-                (1e12, SIZES[2:8]),
-                (2e12, SIZES[3:9]),
+                (5e11, SIZES[0:7]),
+                (1e12, SIZES[1:8]),
+                (2e12, SIZES[2:9]),
             ]
             for d, n in sizes
         ],
