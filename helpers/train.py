@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from .cache import ResultCache, code_version
 from .data import BatchSampler, Corpus
+from .metrics import mean_loss
 from .model import GPT, GPTConfig, flops_per_token
 
 # ----------------------------------------------------------------------------- device and seeds
@@ -208,7 +209,6 @@ class Trainer:
         self.cfg = cfg
         self.device = select_device(cfg.device)
         self.model = model.to(self.device)
-        self.corpus = corpus
         context = model.cfg.context
         self.sampler = BatchSampler(corpus.train, context, cfg.batch_size, seed=cfg.seed)
         # evaluation uses the same fixed batches at every step and for every seed and config, so
@@ -226,15 +226,11 @@ class Trainer:
         self.last_loss: torch.Tensor | None = None  # loss of the latest step (a 0-d tensor)
         self.callbacks = list(callbacks)
 
-    @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
         """Mean loss on the fixed evaluation batches of each split."""
         was_training = self.model.training
         self.model.eval()
-        out = {}
-        for split, batches in self.eval_sets.items():
-            losses = [self.model(x.to(self.device), y.to(self.device))[1].item() for x, y in batches]
-            out[split] = float(np.mean(losses))
+        out = {split: mean_loss(self.model, batches) for split, batches in self.eval_sets.items()}
         self.model.train(was_training)
         return out
 
