@@ -22,14 +22,21 @@ def tiny_lm(corpus: Corpus, seed: int = 0, steps: int = 700) -> tuple[GPTConfig,
 
 
 def scaling(
-    corpus: Corpus, d_model: int, n_layer: int, tokens: float | None = None, flops: float | None = None, seed: int = 0
+    corpus: Corpus,
+    d_model: int,
+    n_layer: int,
+    tokens: float | None = None,
+    flops: float | None = None,
+    lr: float = 3e-3,
+    seed: int = 0,
 ) -> tuple[GPTConfig, TrainConfig]:
     """Chapter 2's model family: width ``d_model`` and ``n_layer`` layers (head width 16), trained on
     ``tokens`` tokens, or on as many as a compute budget of ``flops = 6 N D`` allows (N non-embedding).
 
     Every run gets its own warmup + cosine schedule over its own length, 16 evaluation batches per
     split (a precise final loss) and 8 evaluations along the way (curves for Chinchilla's approach 1).
-    Batch 32 x context 64 as in chapter 1; one learning rate (3e-3) for every size.
+    Batch 32 x context 64 as in chapter 1. The peak learning rate ``lr`` defaults to chapter 1's 3e-3;
+    the chapter-2 sweeps run every point at several rates and keep the best (see ``helpers.sweep``).
     """
     if (tokens is None) == (flops is None):
         raise ValueError("give exactly one of tokens= or flops= (a compute budget, C = 6 N D)")
@@ -42,7 +49,7 @@ def scaling(
     train = TrainConfig(
         steps=steps,
         batch_size=32,
-        lr=3e-3,
+        lr=lr,
         warmup_steps=min(50, steps // 10),
         eval_every=max(1, steps // 8),
         eval_batches=16,

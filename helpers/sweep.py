@@ -45,6 +45,9 @@ from .train import select_device, train
 
 # chapter 2's model family (width, layers): 3.3k to 595k non-embedding parameters (2.3 decades)
 SIZES = [(16, 1), (24, 1), (32, 1), (32, 2), (48, 2), (64, 2), (96, 2), (128, 2), (128, 3)]
+# peak learning rates tried at every chapter-2 point: chapter 1's 3e-3 was far from best for short runs
+# (a 718-step run of the 57k model: 1.82 at 3e-3, 1.59 at 1e-2, 1.57 at 3e-2)
+LRS = (3e-3, 1e-2, 3e-2)
 
 GRIDS: dict[str, dict[str, list[dict]]] = {
     # seed-to-seed spread of chapter 1's run: grounds the tolerances the chapter asserts
@@ -52,12 +55,13 @@ GRIDS: dict[str, dict[str, list[dict]]] = {
         "full": [{"recipe": "tiny_lm", "seed": s} for s in range(5)],
         "quick": [{"recipe": "tiny_lm", "seed": s, "steps": 100} for s in range(2)],
     },
-    # chapter 2: IsoFLOP profiles (C = 6ND, N non-embedding), six or seven sizes per budget; the first
-    # run put every optimum among the two smallest sizes of its profile, so each profile was extended
-    # down by one size (the resumed sweep trained only those) to keep the minima interior
+    # chapter 2: IsoFLOP profiles (C = 6ND, N non-embedding), six or seven sizes per budget, each point at
+    # three peak learning rates (chapter 2 keeps the best per point). The first run, at 3e-3 only, put every
+    # optimum among the two smallest sizes of its profile, so each profile was extended down by one size.
     "ch02_isoflop": {
         "full": [
-            {"recipe": "scaling", "d_model": d, "n_layer": n, "flops": c}
+            {"recipe": "scaling", "d_model": d, "n_layer": n, "flops": c, "lr": lr}
+            for lr in LRS
             for c, sizes in [
                 (2.5e11, SIZES[0:6]),
                 (5e11, SIZES[0:7]),
@@ -66,19 +70,32 @@ GRIDS: dict[str, dict[str, list[dict]]] = {
             ]
             for d, n in sizes
         ],
-        "quick": [{"recipe": "scaling", "d_model": d, "n_layer": n, "flops": 1e11} for d, n in SIZES[0:5]],
+        "quick": [
+            {"recipe": "scaling", "d_model": d, "n_layer": n, "flops": 1e11, "lr": lr}
+            for lr in LRS[1:]
+            for d, n in SIZES[0:5]
+        ],
     },
     # chapter 2: L(N) at fixed data (2,000 steps, 4.1M tokens, about 1.1 epochs) and L(D) at fixed N
     "ch02_sizes": {
-        "full": [{"recipe": "scaling", "d_model": d, "n_layer": n, "tokens": 4_096_000} for d, n in SIZES],
-        "quick": [{"recipe": "scaling", "d_model": d, "n_layer": n, "tokens": 512_000} for d, n in SIZES[:5]],
+        "full": [
+            {"recipe": "scaling", "d_model": d, "n_layer": n, "tokens": 4_096_000, "lr": lr}
+            for lr in LRS
+            for d, n in SIZES
+        ],
+        "quick": [
+            {"recipe": "scaling", "d_model": d, "n_layer": n, "tokens": 512_000, "lr": 1e-2} for d, n in SIZES[:5]
+        ],
     },
     "ch02_data": {
         "full": [
-            {"recipe": "scaling", "d_model": 128, "n_layer": 2, "tokens": t}
+            {"recipe": "scaling", "d_model": 128, "n_layer": 2, "tokens": t, "lr": lr}
+            for lr in LRS
             for t in (256_000, 512_000, 1_024_000, 2_048_000, 4_096_000)
         ],
-        "quick": [{"recipe": "scaling", "d_model": 64, "n_layer": 2, "tokens": t} for t in (128_000, 512_000)],
+        "quick": [
+            {"recipe": "scaling", "d_model": 64, "n_layer": 2, "tokens": t, "lr": 1e-2} for t in (128_000, 512_000)
+        ],
     },
 }
 
