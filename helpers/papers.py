@@ -31,6 +31,41 @@ PUBLISHED = {
         "context": 256,
         "cite": "karpathy2022nanogpt",
     },
+    # Kaplan et al. 2020: single-variable power laws in non-embedding N, tokens D and compute C (WebText2,
+    # BPE, 768 to 1.5B non-embedding parameters); compute-efficient allocation N_opt ∝ C^0.73
+    "kaplan": {
+        "name": "Kaplan et al. 2020",
+        "alpha_N": 0.076,
+        "alpha_D": 0.095,
+        "alpha_C": 0.050,
+        "a": 0.73,
+        "cite": "kaplan2020scaling",
+    },
+    # Hoffmann et al. 2022: approach 3 constants of L(N, D) = E + A/N^α + B/D^β, and the exponents
+    # a (N_opt ∝ C^a) of approaches 1, 2 and 3 (Table 2); about 20 tokens per parameter (Table 3)
+    "hoffmann": {
+        "name": "Hoffmann et al. 2022 (Chinchilla)",
+        "E": 1.69,
+        "A": 406.4,
+        "B": 410.7,
+        "alpha": 0.34,
+        "beta": 0.28,
+        "a_approach": {1: 0.50, 2: 0.49, 3: 0.46},
+        "tokens_per_param": 20,
+        "compute": 5.76e23,  # the Gopher / Chinchilla budget the paper allocates
+        "cite": "hoffmann2022training",
+    },
+    # Besiroglu et al. 2024 (Epoch AI): refit of Hoffmann's approach-3 data, with 95% intervals
+    "epoch": {
+        "name": "Besiroglu et al. 2024 (Epoch AI replication)",
+        "E": 1.82,
+        "A": 482.0,
+        "B": 2085.0,
+        "alpha": 0.348,
+        "beta": 0.366,
+        "ci95": {"E": (1.77, 1.87), "alpha": (0.317, 0.373), "beta": (0.331, 0.415)},
+        "cite": "besiroglu2024chinchilla",
+    },
     # Shannon 1951: entropy of printed English, 0.6 to 1.3 bits per letter with long context
     "shannon": {
         "name": "Shannon's estimate for English",

@@ -11,6 +11,8 @@ of training tokens and ``C ≈ 6 N D`` the training compute in FLOPs (see ``help
   evaluates the same allocation for published constants.
 - ``isoflop_minimum`` and ``fit_isoflop_frontier``: Hoffmann's approach 2 (a parabola per compute
   budget, then a power law through the minima).
+- ``loss_envelope``: Hoffmann's approach 1 and Kaplan's L(C) frontier, the lowest loss any run reached
+  at each compute budget.
 - ``bootstrap``: percentile intervals for any of the fits above, resampling the points.
 
 Bad input raises ``ValueError`` naming the problem and the fix; a fit whose optimiser fails from every
@@ -40,6 +42,7 @@ __all__ = [
     "Allocation",
     "IsoflopMinimum",
     "IsoflopFrontier",
+    "Envelope",
     "BootstrapResult",
     "fit_power_law",
     "fit_saturating_power_law",
@@ -47,6 +50,7 @@ __all__ = [
     "chinchilla_allocation",
     "isoflop_minimum",
     "fit_isoflop_frontier",
+    "loss_envelope",
     "bootstrap",
     "HOFFMANN_GRID",
     "DEFAULT_GRID",
@@ -603,6 +607,71 @@ def fit_isoflop_frontier(budgets: ArrayLike, n_opts: ArrayLike) -> IsoflopFronti
     """
     C, n = _check({"budgets": budgets, "n_opts": n_opts}, n_params=2, positive=("budgets", "n_opts"))
     return IsoflopFrontier(n_fit=fit_power_law(C, n), d_fit=fit_power_law(C, C / (6.0 * n)))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The envelope of training curves (Hoffmann approach 1, Kaplan's L(C) frontier)
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The lowest loss any run reached at each compute ``C`` of a log-spaced grid, and which run.
+
+    ``loss[i]`` is the minimum over runs of their training curve at ``C[i]`` (linear interpolation in
+    log C between evaluations, no extrapolation beyond a run's first and last evaluation); ``n[i]`` is
+    the size of the winning run and ``winner[i]`` its index in the input. Power-law fits of ``n`` and
+    ``loss`` against ``C`` give N_opt ∝ C^a (approach 1) and L(C) = (C_c / C)^α_C (Kaplan).
+    """
+
+    C: np.ndarray
+    loss: np.ndarray
+    n: np.ndarray
+    winner: np.ndarray
+
+    def n_fit(self) -> PowerLawFit:
+        """N_opt = k C^a through the envelope's winners (a = the fit's slope)."""
+        return fit_power_law(self.C, self.n)
+
+    def loss_fit(self) -> PowerLawFit:
+        """L(C) = (C_c / C)^α_C through the envelope."""
+        return fit_power_law(self.C, self.loss)
+
+
+def loss_envelope(
+    curves: Sequence[tuple[ArrayLike, ArrayLike]], sizes: ArrayLike, n_grid: int = 25, c_range=None
+) -> Envelope:
+    """The envelope of training curves: for ``n_grid`` log-spaced budgets, the lowest loss any run had
+    after spending that much compute, and that run's size.
+
+    ``curves[j] = (C, L)`` is run j's evaluations: compute spent so far (FLOPs, increasing) and loss;
+    ``sizes[j]`` its parameter count. ``c_range=(lo, hi)`` limits the grid (default: from the smallest
+    compute every run has passed to the largest any run reached), so each budget is covered by several
+    runs. A point on a cosine schedule's way down is not the loss a run *planned* for that length would
+    reach (Hoffmann trained four horizons per size for this reason), so read the result as a bound.
+    """
+    sizes = np.asarray(sizes, dtype=float)
+    if len(curves) != sizes.size or sizes.size < 2:
+        raise ValueError(f"need one size per curve and at least 2 runs; got {len(curves)} curves, {sizes.size} sizes")
+    logs = []
+    for j, (c, loss) in enumerate(curves):
+        c, loss = _check({f"C of run {j}": c, f"L of run {j}": loss}, n_params=0, positive=(f"C of run {j}",))
+        if np.any(np.diff(c) <= 0):
+            raise ValueError(f"the compute of run {j} must increase along its curve")
+        logs.append((np.log(c), loss))
+    if c_range is None:
+        c_range = (math.exp(max(lc[0] for lc, _ in logs)), math.exp(max(lc[-1] for lc, _ in logs)))
+    lo, hi = c_range
+    if not 0 < lo < hi:
+        raise ValueError(f"c_range={c_range!r} must be (lo, hi) with 0 < lo < hi")
+    grid = np.geomspace(lo, hi, n_grid)
+    table = np.full((len(logs), n_grid), np.inf)
+    for j, (lc, loss) in enumerate(logs):
+        inside = (np.log(grid) >= lc[0] - 1e-9) & (np.log(grid) <= lc[-1] + 1e-9)
+        table[j, inside] = np.interp(np.log(grid[inside]), lc, loss)
+    covered = np.isfinite(table).any(axis=0)
+    winner = np.argmin(table, axis=0)[covered]
+    return Envelope(C=grid[covered], loss=table[winner, np.flatnonzero(covered)], n=sizes[winner], winner=winner)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -70,10 +70,23 @@ GRIDS: dict[str, dict[str, list[dict]]] = {
             ]
             for d, n in sizes
         ],
+        # a live profile at a smaller budget, one layer throughout: at 1e11 FLOPs a 2-layer model gets too
+        # few steps, and the jump from 1 to 2 layers would kink a profile this small
         "quick": [
-            {"recipe": "scaling", "d_model": d, "n_layer": n, "flops": 1e11, "lr": lr}
+            {"recipe": "scaling", "d_model": d, "n_layer": 1, "flops": 1e11, "lr": lr}
             for lr in LRS[1:]
-            for d, n in SIZES[0:5]
+            for d in (16, 24, 32, 48, 64)
+        ],
+    },
+    # chapter 2's prediction: the run the chapter predicts from runs with at most a quarter of its compute
+    # (the 100k model at 4e12 FLOPs, the size and learning rate that fit picks), over five seeds, so that
+    # the tolerance on the prediction comes from measured seed-to-seed spread
+    "ch02_seeds": {
+        "full": [
+            {"recipe": "scaling", "d_model": 64, "n_layer": 2, "flops": 4e12, "lr": 1e-2, "seed": s} for s in range(5)
+        ],
+        "quick": [
+            {"recipe": "scaling", "d_model": 64, "n_layer": 2, "flops": 1e11, "lr": 1e-2, "seed": s} for s in range(2)
         ],
     },
     # chapter 2: L(N) at fixed data (2,000 steps, 4.1M tokens, about 1.1 epochs) and L(D) at fixed N
@@ -157,6 +170,14 @@ def load_sweep(name: str, profile: str = "full") -> list[dict]:
     return rows
 
 
+def load_provenance(name: str, profile: str = "full") -> dict:
+    """The provenance record written beside a cached sweep (command, commit, versions, device, wall time)."""
+    path = sweep_path(name, profile).with_suffix(".provenance.json")
+    if not path.exists():
+        raise FileNotFoundError(f"no provenance for sweep {name!r} at data/sweeps/{path.name}; rerun the sweep")
+    return json.loads(path.read_text())
+
+
 def _params(point: dict) -> str:
     return json.dumps({k: v for k, v in point.items() if k != "recipe"}, sort_keys=True)
 
@@ -167,13 +188,14 @@ def _corpus():
     return load_corpus("kjv")
 
 
-def run_point(point: dict, device: str = "auto") -> dict:
-    """Train one point of a grid (without the result cache) and return its CSV row."""
+def run_point(point: dict, device: str = "auto", cache: bool = False) -> dict:
+    """Train one point of a grid and return its CSV row (``curve`` as JSON text). ``cache=True`` goes
+    through the result cache of ``helpers.train.train``; sweeps for the CSV files always train afresh."""
     kwargs = {k: v for k, v in point.items() if k != "recipe"}
     corpus = _corpus()
     model_cfg, train_cfg = RECIPES[point["recipe"]](corpus, **kwargs)
     train_cfg.device, train_cfg.progress = device, False
-    result = train(model_cfg, train_cfg, corpus, cache=False)
+    result = train(model_cfg, train_cfg, corpus, cache=cache)
     h = result.history
     tokens = train_cfg.steps * h.tokens_per_step
     return {
@@ -189,6 +211,34 @@ def run_point(point: dict, device: str = "auto") -> dict:
         "seconds": round(h.seconds, 1),
         "curve": json.dumps({"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]}),
     }
+
+
+def live_sweep(name: str, profile: str = "quick", device: str = "auto") -> list[dict]:
+    """Train grid ``name`` (``profile``) here and now, one point after another with a progress bar, and
+    return its rows as ``load_sweep`` would. Runs go through the result cache (a second run of a notebook
+    trains nothing); nothing is written under ``data/sweeps``, so a live sweep never mixes with a cached one.
+    """
+    rows = []
+    for point in tqdm(_grid(name, profile), desc=f"{name} ({profile}, live)", unit="run"):
+        row = run_point(point, device, cache=True)
+        row["curve"] = json.loads(row["curve"])
+        rows.append(row)
+    return rows
+
+
+def best_of(rows: list[dict], over: str = "lr") -> list[dict]:
+    """For runs that differ only in the grid key ``over`` (the learning rate by default), keep the one with
+    the lowest final validation loss: a per-point tuning of that knob. Each kept row gains ``tried``, the
+    number of values compared. Raises if a row lacks ``over``, so an untuned sweep is never passed off as tuned.
+    """
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        params = json.loads(row["params"])
+        if over not in params:
+            raise ValueError(f"row {row['params']} has no {over!r}: this sweep was not run over {over}")
+        params.pop(over)
+        groups.setdefault(json.dumps([row["recipe"], params], sort_keys=True), []).append(row)
+    return [{**min(g, key=lambda r: r["final_val"]), "tried": len(g)} for g in groups.values()]
 
 
 def _init_worker(threads: int) -> None:

@@ -29,6 +29,7 @@ from helpers.scaling import (
     fit_power_law,
     fit_saturating_power_law,
     isoflop_minimum,
+    loss_envelope,
 )
 
 
@@ -259,6 +260,49 @@ def test_isoflop_frontier():
     exact = fit_isoflop_frontier(C, 0.1 * C**0.52)
     assert exact.a == pytest.approx(0.52, abs=1e-12)
     assert "N_opt ∝ C^0.520" in str(exact)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Envelope of training curves (approach 1)
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_envelope_recovers_the_compute_optimal_frontier():
+    # L = 1 + 400/N^0.34 + 400/D^0.34: α = β so a = 0.5 and G = 1, i.e. N_opt = (C/6)^0.5 exactly
+    sizes = np.geomspace(1e3, 1e8, 51)  # a factor 1.26 between neighbouring sizes
+    D = np.geomspace(1e3, 1e10, 80)
+    curves = [(6 * n * D, 1 + 400 / n**0.34 + 400 / D**0.34) for n in sizes]
+    env = loss_envelope(curves, sizes, n_grid=30, c_range=(1e10, 1e14))
+    assert env.C.size == 30 and env.C[0] == pytest.approx(1e10) and env.C[-1] == pytest.approx(1e14)
+    # the winner is the grid size nearest N_opt, off by at most half a grid step in log N
+    np.testing.assert_array_less(np.abs(np.log(env.n / np.sqrt(env.C / 6))), np.log(1.26) / 2 + 1e-9)
+    assert env.n_fit().slope == pytest.approx(0.5, abs=0.02)
+    best = chinchilla_allocation(1.0, 400.0, 400.0, 0.34, 0.34, env.C).loss
+    np.testing.assert_allclose(env.loss, best, rtol=2e-3)  # the grid's winner is within 0.2% of the optimum
+    assert env.loss_fit().r2 > 0.99
+
+
+def test_envelope_uses_only_the_runs_that_reached_a_budget():
+    small = (np.array([1.0, 10.0, 100.0]), np.array([3.0, 2.0, 1.5]))
+    large = (np.array([10.0, 100.0, 1000.0]), np.array([2.5, 1.0, 0.5]))
+    env = loss_envelope([small, large], [1, 2], n_grid=4, c_range=(1.0, 1000.0))
+    np.testing.assert_allclose(env.C, [1.0, 10.0, 100.0, 1000.0])
+    np.testing.assert_allclose(env.loss, [3.0, 2.0, 1.0, 0.5])  # at C = 1 only the small run counts
+    np.testing.assert_array_equal(env.n, [1, 1, 2, 2])
+    default = loss_envelope([small, large], [1, 2], n_grid=3)  # from 10 (both runs have started) to 1000
+    assert default.C[0] == pytest.approx(10.0) and default.C[-1] == pytest.approx(1000.0)
+
+
+def test_envelope_errors():
+    c, loss = np.array([1.0, 2.0]), np.array([2.0, 1.0])
+    with pytest.raises(ValueError, match="one size per curve"):
+        loss_envelope([(c, loss)], [1, 2])
+    with pytest.raises(ValueError, match="must increase"):
+        loss_envelope([(c[::-1], loss), (c, loss)], [1, 2])
+    with pytest.raises(ValueError, match="must be > 0"):
+        loss_envelope([(c - 1, loss), (c, loss)], [1, 2])
+    with pytest.raises(ValueError, match="c_range"):
+        loss_envelope([(c, loss), (c, loss)], [1, 2], c_range=(2.0, 1.0))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -93,3 +93,38 @@ def test_cached_chapter1_sweep_is_complete():
     rows = sweep.load_sweep("ch01_seeds")
     assert sorted(r["seed"] for r in rows) == [p["seed"] for p in sweep.GRIDS["ch01_seeds"]["full"]]
     assert len({r["final_val"] for r in rows}) == len(rows)  # seeds really differ
+
+
+def _row(lr, val, **extra):
+    return {
+        "recipe": "scaling",
+        "params": json.dumps({"d_model": 16, "lr": lr, **extra}, sort_keys=True),
+        "final_val": val,
+    }
+
+
+def test_best_of_keeps_the_lowest_loss_per_point():
+    rows = [_row(1e-3, 2.0), _row(1e-2, 1.5), _row(3e-2, 1.7), _row(1e-3, 1.9, flops=2), _row(1e-2, 1.95, flops=2)]
+    best = sweep.best_of(rows)
+    assert sorted((b["final_val"], b["tried"]) for b in best) == [(1.5, 3), (1.9, 2)]
+    with pytest.raises(ValueError, match="was not run over lr"):
+        sweep.best_of([{"recipe": "scaling", "params": json.dumps({"d_model": 16}), "final_val": 1.0}])
+
+
+def test_live_sweep_trains_through_the_result_cache_and_writes_no_csv(tiny_grid, monkeypatch):
+    rows = sweep.live_sweep("micro_seeds", profile="full", device="cpu")
+    assert [r["seed"] for r in rows] == [0, 1]
+    assert isinstance(rows[0]["curve"], dict) and rows[0]["curve"]["step"][-1] == 5
+    assert not sweep.sweep_path("micro_seeds").exists()
+    assert rows[1]["final_val"] == sweep.run_point({"recipe": "micro", "seed": 1}, device="cpu")["final_val"]
+    # the second time every run comes from the cache: nothing is trained
+    monkeypatch.setattr("helpers.train.Trainer.fit", lambda self: pytest.fail("a cached run must not train"))
+    again = sweep.live_sweep("micro_seeds", profile="full", device="cpu")
+    assert [r["final_val"] for r in again] == [r["final_val"] for r in rows]
+
+
+def test_load_provenance(tiny_grid):
+    with pytest.raises(FileNotFoundError, match="no provenance for sweep 'micro_seeds'"):
+        sweep.load_provenance("micro_seeds")
+    sweep.run_sweep("micro_seeds", profile="quick", device="cpu")
+    assert sweep.load_provenance("micro_seeds", "quick")["points"] == 1
