@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import html
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,14 +56,24 @@ def plot_allocation(rules: Sequence[AllocationRule], C: float, c_span: tuple[flo
     return ax
 
 
-def compute_budget_explorer(rules: Sequence[AllocationRule], c_span: tuple[float, float], value: float | None = None):
-    """A log-scale slider over the compute budget; each move redraws ``plot_allocation`` and the table of
-    ``allocation_rows``. Returns the ipywidgets box to display."""
+def _html_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
+    cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def compute_budget_explorer(
+    rules: Sequence[AllocationRule], c_span: tuple[float, float], value: float | None = None
+):
+    """A log-scale slider over the compute budget; each move redraws ``plot_allocation`` (as a PNG in an
+    ``Image`` widget) and the table of ``allocation_rows`` (an ``HTML`` widget). Returns the ipywidgets box.
+
+    Plain widgets rather than an ``Output`` capture keep the view self-contained: the notebook's saved
+    widget state shows the last figure and table even where no kernel runs (the rendered book), and
+    nothing is printed into the cell's own output.
+    """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    from .report import md_table
 
     lo, hi = np.log10(c_span[0]), np.log10(c_span[1])
     slider = widgets.FloatLogSlider(
@@ -75,16 +87,19 @@ def compute_budget_explorer(rules: Sequence[AllocationRule], c_span: tuple[float
         continuous_update=False,
         layout=widgets.Layout(width="60%"),
     )
-    out = widgets.Output()
+    image = widgets.Image(format="png")
+    table = widgets.HTML()
 
     def redraw(change=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6.5, 4))
-            plot_allocation(rules, slider.value, c_span, ax)
-            plt.show()
-            display(md_table(["rule", "N", "D (tokens)", "D/N", "loss (nats)"], allocation_rows(rules, slider.value)))
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        plot_allocation(rules, slider.value, c_span, ax)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+        plt.close(fig)
+        image.value = buffer.getvalue()
+        headers = ["rule", "N", "D (tokens)", "D/N", "loss (nats)"]
+        table.value = _html_table(headers, allocation_rows(rules, slider.value))
 
     slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, out])
+    return widgets.VBox([slider, image, table])

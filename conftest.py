@@ -1,4 +1,5 @@
-"""Test-suite policy, applied to every test (unit tests, nbval notebooks, the book build).
+"""Test-suite policy, applied to every test (unit tests, nbval notebooks, the book build), wherever
+pytest is pointed: it sits at the repository root so that `pytest chapters --nbval` obeys it too.
 
 - **No network.** Any attempt to connect to a non-loopback address fails the test that made it.
   Loopback stays open because Jupyter kernels (nbval) talk to pytest over ZMQ on localhost.
