@@ -40,3 +40,19 @@ def hline(ax, y: float, label: str, ls: str = ":", color: str = "gray"):
     ax.axhline(y, ls=ls, color=color, lw=1)
     ax.annotate(label, xy=(1, y), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8, color=color)
     return ax
+
+
+def log_axes(ax, x: bool = True, y: bool = True, y_format: str = "{:.1f}"):
+    """Log scale on the chosen axes, with plain-number labels on a log y axis (a loss axis spans less
+    than a decade, where matplotlib would print 1.4×10⁰) and no crowded minor labels on a log x axis."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    if x:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    if y:
+        ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: y_format.format(v))
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+    return ax

@@ -62,9 +62,7 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def compute_budget_explorer(
-    rules: Sequence[AllocationRule], c_span: tuple[float, float], value: float | None = None
-):
+def compute_budget_explorer(rules: Sequence[AllocationRule], c_span: tuple[float, float], value: float | None = None):
     """A log-scale slider over the compute budget; each move redraws ``plot_allocation`` (as a PNG in an
     ``Image`` widget) and the table of ``allocation_rows`` (an ``HTML`` widget). Returns the ipywidgets box.
 

@@ -1,7 +1,7 @@
 import matplotlib
 
 from helpers.exercises import Exercise
-from helpers.plots import STYLE, hline, new_figure, use_style
+from helpers.plots import STYLE, hline, log_axes, new_figure, use_style
 
 matplotlib.use("Agg")
 
@@ -32,3 +32,15 @@ def test_hline_labels_a_reference():
     fig, ax = new_figure()
     hline(ax, 2.5, "baseline")
     assert ax.lines[0].get_ydata()[0] == 2.5 and ax.texts[0].get_text() == "baseline"
+
+
+def test_log_axes_label_plain_numbers():
+    fig, ax = new_figure()
+    ax.plot([1e3, 1e5], [1.2, 1.8])
+    log_axes(ax)
+    fig.canvas.draw()
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    labels = [t.get_text() for t in ax.get_yticklabels(minor=True) if t.get_text()]
+    assert "1.5" in labels and not any("10" in t for t in labels)
+    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
+    log_axes(ax, x=False, y=False)  # nothing to do is not an error
