@@ -15,8 +15,10 @@ that produced it.
 Whether that is faster depends on the model: measured on 2 cores with chapter 1's 0.8M-parameter
 model (``ch01_seeds --profile quick``), ``--jobs 2`` took 22.0 s and ``--jobs 1`` 22.4 s, because
 PyTorch already keeps both cores busy at that size; smaller models, which parallelise worse inside
-one run, are where it can pay off, so time both before a long sweep. A run's last digits can depend
-on its thread count (2.24227 vs 2.24226 here), so the provenance records it.
+one run, are where it can pay off, so time both before a long sweep. A run's result depends on its
+thread count, which changes the order of floating-point sums: by 1e-5 for chapter 1's run
+(2.24227 vs 2.24226), by 0.02 for a 125-step run at peak lr 1e-2. So each row records its threads,
+and ``tests/test_sweep_cache.py`` re-trains a row with the count it was cached with.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ FIELDS = [
     "final_train",
     "final_val",
     "seconds",
+    "threads",
     "curve",
 ]
 INT_FIELDS = ("seed", "steps", "non_embedding", "tokens", "flops")
@@ -159,6 +162,8 @@ def load_sweep(name: str, profile: str = "full") -> list[dict]:
                 row[k] = int(row[k])
             for k in FLOAT_FIELDS:
                 row[k] = float(row[k])
+            # CPU threads the run used (its last digits depend on it); empty for rows cached before it was kept
+            row["threads"] = int(row["threads"]) if row.get("threads") else None
             if row.get("curve"):  # evaluations along the run: {"step": [...], "val": [...]}
                 row["curve"] = json.loads(row["curve"])
     except (KeyError, TypeError, ValueError) as err:
@@ -208,6 +213,7 @@ def run_point(point: dict, device: str = "auto", cache: bool = False) -> dict:
         "final_train": round(h.eval_train[-1], 5),
         "final_val": round(h.final_val, 5),
         "seconds": round(h.seconds, 1),
+        "threads": torch.get_num_threads(),
         "curve": json.dumps({"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]}),
     }
 
