@@ -4,7 +4,9 @@ The layout follows nanoGPT's ``model.py``: token + position embeddings, a stack 
 blocks (causal self-attention, then an MLP, each wrapped in a residual connection), a final
 LayerNorm and a linear head that scores every token of the vocabulary. Two switches matter later
 in the course: ``tie_weights`` (share the embedding matrix with the output head) and ``qk_norm``
-(LayerNorm on queries and keys, the fix for attention-logit growth in Wortsman et al. 2023).
+(LayerNorm on queries and keys, the fix for attention-logit growth in Wortsman et al. 2023). A third,
+``mlp=False``, drops the MLPs to give the attention-only transformers in which Olsson et al. (2022)
+studied induction heads.
 
 Parameter counts follow Kaplan et al. (2020): ``N`` is the number of *non-embedding* parameters;
 token and position embeddings (and an untied output head, which is a vocabulary matrix too) are
@@ -36,6 +38,7 @@ class GPTConfig:
     bias: bool = True  # biases in Linear layers and LayerNorms
     tie_weights: bool = True  # output head shares the token-embedding matrix
     qk_norm: bool = False  # LayerNorm on queries and keys, per head
+    mlp: bool = True  # False: an attention-only transformer (no MLP, no second LayerNorm in a block)
 
     def __post_init__(self) -> None:
         def need(ok: bool, field: str, message: str) -> None:
@@ -58,6 +61,7 @@ class GPTConfig:
         )
         need(self.mlp_ratio >= 1, "mlp_ratio", "the MLP must be at least as wide as the model")
         need(0.0 <= self.dropout < 1.0, "dropout", "must lie in [0, 1)")
+        need(isinstance(self.mlp, bool), "mlp", "must be True (attention + MLP) or False (attention only)")
 
     @property
     def head_dim(self) -> int:
@@ -105,17 +109,20 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """One transformer layer, pre-LayerNorm: x + attn(ln(x)), then x + mlp(ln(x))."""
+    """One transformer layer, pre-LayerNorm: x + attn(ln(x)), then x + mlp(ln(x)) (skipped when
+    ``cfg.mlp`` is False, which leaves an attention-only layer)."""
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.d_model, bias=cfg.bias)
         self.attn = CausalSelfAttention(cfg)
-        self.ln2 = nn.LayerNorm(cfg.d_model, bias=cfg.bias)
-        self.mlp = MLP(cfg)
+        self.ln2 = nn.LayerNorm(cfg.d_model, bias=cfg.bias) if cfg.mlp else None
+        self.mlp = MLP(cfg) if cfg.mlp else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln1(x))
+        if self.mlp is None:
+            return x
         return x + self.mlp(self.ln2(x))
 
 
@@ -189,8 +196,8 @@ def non_embedding_params(cfg: GPTConfig) -> int:
     ln = 2 * d if cfg.bias else d  # weight (+ bias) of one LayerNorm
     ln_head = 2 * cfg.head_dim if cfg.bias else cfg.head_dim
     attn = 4 * d * d + (4 * d if cfg.bias else 0) + (2 * ln_head if cfg.qk_norm else 0)
-    mlp = 2 * d * f + (f + d if cfg.bias else 0)
-    return cfg.n_layer * (attn + mlp + 2 * ln) + ln
+    mlp = (2 * d * f + (f + d if cfg.bias else 0) + ln) if cfg.mlp else 0  # the MLP and the LayerNorm before it
+    return cfg.n_layer * (attn + mlp + ln) + ln
 
 
 def flops_per_token(cfg: GPTConfig, *, attention: bool = True, head: bool = False) -> int:

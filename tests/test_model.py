@@ -39,6 +39,8 @@ def test_causal_masking(qk_norm):
         {"qk_norm": True},
         {"n_layer": 3, "d_model": 48, "n_head": 3, "mlp_ratio": 2},
         {"bias": False, "qk_norm": True, "tie_weights": False},
+        {"mlp": False},
+        {"mlp": False, "bias": False, "n_layer": 1},
     ],
 )
 def test_param_count_formula(kw):
@@ -48,8 +50,9 @@ def test_param_count_formula(kw):
     emb = (1 if cfg.tie_weights else 2) * cfg.vocab_size * cfg.d_model + cfg.context * cfg.d_model
     assert counts["embedding"] == emb
     assert counts["total"] == sum(p.numel() for p in GPT(cfg).parameters())
-    # Kaplan's approximation N ~ 12 n_layer d^2 is the leading term
-    assert abs(counts["non_embedding"] / (2 * cfg.n_layer * cfg.d_model**2 * (2 + cfg.mlp_ratio)) - 1) < 0.15
+    # Kaplan's approximation N ~ 12 n_layer d^2 is the leading term (4 n_layer d^2 without the MLPs)
+    leading = 2 * cfg.n_layer * cfg.d_model**2 * (2 + (cfg.mlp_ratio if cfg.mlp else 0))
+    assert abs(counts["non_embedding"] / leading - 1) < 0.15
 
 
 def test_tied_weights_share_storage():
@@ -78,6 +81,7 @@ def test_flops_per_token():
         ({"dropout": 1.0}, "dropout"),
         ({"mlp_ratio": 0}, "mlp_ratio"),
         ({"d_model": 64.0}, "d_model"),
+        ({"mlp": "no"}, "mlp"),
     ],
 )
 def test_invalid_config_names_field(kw, field):
@@ -94,3 +98,14 @@ def test_too_long_input_is_a_clear_error():
     model = GPT(GPTConfig(vocab_size=5, context=4))
     with pytest.raises(ValueError, match="longer than the model's context=4"):
         model(torch.zeros(1, 5, dtype=torch.long))
+
+
+def test_attention_only_blocks_have_no_mlp():
+    """mlp=False leaves attention-only layers (Olsson et al.'s models); the default keeps the MLP."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=12, context=8, n_layer=2, mlp=False))
+    assert all(b.mlp is None and b.ln2 is None for b in model.blocks)
+    assert not any("mlp" in name for name, _ in model.named_parameters())
+    idx = torch.randint(0, 12, (2, 8))
+    assert model(idx)[0].shape == (2, 8, 12)
+    assert all(isinstance(b.mlp, torch.nn.Module) for b in GPT(GPTConfig(vocab_size=12)).blocks)
