@@ -32,6 +32,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +42,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .cache import code_version
-from .data import DATA_DIR, load_corpus
+from .data import DATA_DIR, Corpus, load_corpus
 from .recipes import RECIPES
 from .train import select_device, train
 
@@ -126,6 +127,7 @@ FIELDS = [
     "seconds",
     "threads",
     "curve",
+    "metrics",
 ]
 INT_FIELDS = ("seed", "steps", "non_embedding", "tokens", "flops")
 FLOAT_FIELDS = ("final_train", "final_val", "seconds")
@@ -164,8 +166,10 @@ def load_sweep(name: str, profile: str = "full") -> list[dict]:
                 row[k] = float(row[k])
             # CPU threads the run used (its last digits depend on it); empty for rows cached before it was kept
             row["threads"] = int(row["threads"]) if row.get("threads") else None
-            if row.get("curve"):  # evaluations along the run: {"step": [...], "val": [...]}
-                row["curve"] = json.loads(row["curve"])
+            # evaluations along the run, {"step": [...], "val": [...]}; None where the sweep kept no curve
+            row["curve"] = json.loads(row["curve"]) if row.get("curve") else None
+            # task scores beyond the loss (exact match, accuracy, ...), absent from rows of plain LM sweeps
+            row["metrics"] = json.loads(row["metrics"]) if row.get("metrics") else {}
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(
             f"data/sweeps/{path.name} is damaged ({err!r}); restore it with `git checkout -- data/sweeps/{path.name}` "
@@ -186,24 +190,59 @@ def _params(point: dict) -> str:
     return json.dumps({k: v for k, v in point.items() if k != "recipe"}, sort_keys=True)
 
 
-@functools.lru_cache(maxsize=1)
-def _corpus():
-    """The corpus every sweep trains on, loaded once per process (tokenizing 4M characters takes seconds)."""
-    return load_corpus("kjv")
+# Where a point's training data comes from: a point may name a builder with "data" (default "kjv", the bundled
+# Bible); task chapters register their synthetic corpora here
+DATASETS: dict[str, Callable[[], Corpus]] = {"kjv": lambda: load_corpus("kjv")}
+# Scores beyond the loss, computed on the trained model and kept as JSON in the row's "metrics" column,
+# keyed by recipe name: EVALUATORS[recipe](model, corpus) -> {"metric": value, ...}
+EVALUATORS: dict[str, Callable] = {}
+# Experiments that are not "train a GPT on a corpus" (e.g. a model trained on vectors): RUNNERS[name](**kwargs)
+# returns {"metrics": {...}, "seconds": float} and optionally "final_val", "final_train", "steps", "params", "curve"
+RUNNERS: dict[str, Callable[..., dict]] = {}
+
+
+@functools.lru_cache(maxsize=4)
+def _corpus(name: str = "kjv") -> Corpus:
+    """The corpus a point trains on, built once per process (tokenizing 4M characters takes seconds)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown data {name!r} in a sweep point; known: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name]()
 
 
 def run_point(point: dict, device: str = "auto", cache: bool = False) -> dict:
-    """Train one point of a grid and return its CSV row (``curve`` as JSON text). ``cache=True`` goes
-    through the result cache of ``helpers.train.train``; sweeps for the CSV files always train afresh."""
-    kwargs = {k: v for k, v in point.items() if k != "recipe"}
-    corpus = _corpus()
-    model_cfg, train_cfg = RECIPES[point["recipe"]](corpus, **kwargs)
+    """Train one point of a grid and return its CSV row (``curve`` and ``metrics`` as JSON text). ``cache=True``
+    goes through the result cache of ``helpers.train.train``; sweeps for the CSV files always train afresh."""
+    recipe = point["recipe"]
+    kwargs = {k: v for k, v in point.items() if k not in ("recipe", "data")}
+    if recipe in RUNNERS:
+        out = RUNNERS[recipe](**kwargs, device=device)
+        curve = out.get("curve")
+        return {
+            "recipe": recipe,
+            "params": _params(point),
+            "seed": kwargs.get("seed", 0),
+            "steps": out.get("steps", 0),
+            "non_embedding": out.get("params", 0),
+            "tokens": 0,
+            "flops": 0,
+            "final_train": round(out.get("final_train", float("nan")), 5),
+            "final_val": round(out.get("final_val", float("nan")), 5),
+            "seconds": round(out["seconds"], 1),
+            "threads": torch.get_num_threads(),
+            "curve": json.dumps(curve) if curve is not None else "",
+            "metrics": json.dumps(out["metrics"], sort_keys=True),
+        }
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; known: {', '.join(sorted([*RECIPES, *RUNNERS]))}")
+    corpus = _corpus(point.get("data", "kjv"))
+    model_cfg, train_cfg = RECIPES[recipe](corpus, **kwargs)
     train_cfg.device, train_cfg.progress = device, False
     result = train(model_cfg, train_cfg, corpus, cache=cache)
     h = result.history
     tokens = train_cfg.steps * h.tokens_per_step
+    metrics = EVALUATORS[recipe](result.model, corpus) if recipe in EVALUATORS else None
     return {
-        "recipe": point["recipe"],
+        "recipe": recipe,
         "params": _params(point),
         "seed": train_cfg.seed,
         "steps": train_cfg.steps,
@@ -215,6 +254,7 @@ def run_point(point: dict, device: str = "auto", cache: bool = False) -> dict:
         "seconds": round(h.seconds, 1),
         "threads": torch.get_num_threads(),
         "curve": json.dumps({"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]}),
+        "metrics": json.dumps(metrics, sort_keys=True) if metrics is not None else "",
     }
 
 
@@ -226,7 +266,8 @@ def live_sweep(name: str, profile: str = "quick", device: str = "auto") -> list[
     rows = []
     for point in tqdm(_grid(name, profile), desc=f"{name} ({profile}, live)", unit="run"):
         row = run_point(point, device, cache=True)
-        row["curve"] = json.loads(row["curve"])
+        row["curve"] = json.loads(row["curve"]) if row["curve"] else None
+        row["metrics"] = json.loads(row["metrics"]) if row["metrics"] else {}
         rows.append(row)
     return rows
 
@@ -277,19 +318,28 @@ def run_sweep(name: str, profile: str = "full", device: str = "auto", jobs: int 
     if not todo:
         print(f"{name} ({profile}): all {len(points)} points are done; nothing to run")
         return path
+    fields = FIELDS
     if path.exists():
         with open(path, newline="") as f:
-            header = next(csv.reader(f), [])
-        if header != FIELDS:
+            fields = next(csv.reader(f), [])
+        # files written by an older helpers.sweep lack the newest trailing columns (threads, curve, metrics);
+        # they can still be resumed as long as no new row needs a missing column
+        if fields != FIELDS[: len(fields)] or "final_val" not in fields:
             raise ValueError(
-                f"data/sweeps/{path.name} has columns {header}, not the current {FIELDS}: it was written by an "
+                f"data/sweeps/{path.name} has columns {fields}, not the current {FIELDS}: it was written by an "
                 f"older helpers.sweep; move it away and rerun `python -m helpers.sweep {name}` to rebuild it"
             )
 
     def append(row: dict) -> None:
+        lost = [k for k in FIELDS if k not in fields and row[k] not in ("", None)]
+        if lost:
+            raise ValueError(
+                f"data/sweeps/{path.name} has no column for {lost}; move it away and rerun "
+                f"`python -m helpers.sweep {name}` to rebuild it with the current columns"
+            )
         new = not path.exists()
         with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
             if new:
                 writer.writeheader()
             writer.writerow(row)

@@ -93,6 +93,7 @@ def test_cached_chapter1_sweep_is_complete():
     rows = sweep.load_sweep("ch01_seeds")
     assert sorted(r["seed"] for r in rows) == [p["seed"] for p in sweep.GRIDS["ch01_seeds"]["full"]]
     assert len({r["final_val"] for r in rows}) == len(rows)  # seeds really differ
+    assert rows[0]["metrics"] == {} and rows[0]["curve"] is None  # written before either column existed
 
 
 def _row(lr, val, **extra):
@@ -128,3 +129,56 @@ def test_load_provenance(tiny_grid):
         sweep.load_provenance("micro_seeds")
     sweep.run_sweep("micro_seeds", profile="quick", device="cpu")
     assert sweep.load_provenance("micro_seeds", "quick")["points"] == 1
+
+
+def test_points_can_name_their_data_and_store_task_metrics(tiny_grid, monkeypatch):
+    from helpers.data import load_corpus
+
+    monkeypatch.setitem(sweep.DATASETS, "small", lambda: load_corpus("kjv", max_chars=100_000))
+    monkeypatch.setitem(sweep.EVALUATORS, "micro", lambda model, corpus: {"vocab": corpus.vocab_size, "acc": 0.5})
+    monkeypatch.setitem(sweep.GRIDS, "micro_task", {"full": [{"recipe": "micro", "data": "small", "seed": 0}]})
+    sweep._corpus.cache_clear()
+    sweep.run_sweep("micro_task", device="cpu")
+    (row,) = sweep.load_sweep("micro_task")
+    assert row["metrics"]["acc"] == 0.5 and json.loads(row["params"]) == {"data": "small", "seed": 0}
+    with pytest.raises(ValueError, match="unknown data 'nope'"):
+        sweep.run_point({"recipe": "micro", "data": "nope"}, device="cpu")
+
+
+def test_runners_cover_experiments_that_are_not_lm_training(tiny_grid, monkeypatch):
+    def runner(width, seed=0, device="auto"):
+        return {"metrics": {"err": width / 10 + seed}, "seconds": 0.25, "final_val": 0.125, "params": width**2}
+
+    monkeypatch.setitem(sweep.RUNNERS, "toy", runner)
+    monkeypatch.setitem(sweep.GRIDS, "toy_grid", {"full": [{"recipe": "toy", "width": w} for w in (2, 4)]})
+    sweep.run_sweep("toy_grid", device="cpu")
+    rows = sweep.load_sweep("toy_grid")
+    assert [r["metrics"]["err"] for r in rows] == [0.2, 0.4] and rows[1]["non_embedding"] == 16
+    assert rows[0]["final_val"] == 0.125 and rows[0]["curve"] is None
+    with pytest.raises(ValueError, match="unknown recipe 'nope'"):
+        sweep.run_point({"recipe": "nope"})
+
+
+def test_sweeps_written_by_older_code_resume_only_when_no_column_would_be_lost(tiny_grid):
+    path = sweep.sweep_path("micro_seeds")
+    path.parent.mkdir(parents=True)
+    first = sweep.run_point({"recipe": "micro", "seed": 0}, device="cpu")
+
+    def write_legacy(fields):
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerow(first)
+
+    write_legacy(sweep.FIELDS[:-1])  # as chapter 2's sweeps were written, before the metrics column
+    sweep.run_sweep("micro_seeds", device="cpu")
+    rows = sweep.load_sweep("micro_seeds")
+    assert [r["seed"] for r in rows] == [0, 1] and rows[1]["threads"] >= 1 and rows[1]["metrics"] == {}
+    # a new row would lose its thread count and curve in chapter 1's older layout: refused, not dropped
+    write_legacy(sweep.FIELDS[: sweep.FIELDS.index("threads")])
+    with pytest.raises(ValueError, match=r"no column for \['threads', 'curve'\]"):
+        sweep.run_sweep("micro_seeds", device="cpu")
+    # a file whose columns are not an earlier layout of ours is refused, not appended to
+    path.write_text("seed,recipe,params,final_val\n")
+    with pytest.raises(ValueError, match="older helpers.sweep"):
+        sweep.run_sweep("micro_seeds", device="cpu")
