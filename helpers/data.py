@@ -103,6 +103,7 @@ class Corpus:
     train: torch.Tensor
     val: torch.Tensor
     fingerprint: str  # SHA-256 of the text, tokenizer and split: part of every cache key
+    align: int = 1  # training windows start at multiples of this (a synthetic task's fixed line length)
 
     @property
     def vocab_size(self) -> int:
@@ -160,23 +161,32 @@ class BatchSampler:
     """Random windows of ``context + 1`` tokens from ``data``: inputs ``x`` and next-token targets ``y``.
 
     It owns its random generator, so a run's batches depend only on ``seed`` and can be saved and
-    restored with ``state_dict`` / ``load_state_dict`` (that is what makes resuming exact).
+    restored with ``state_dict`` / ``load_state_dict`` (that is what makes resuming exact). With
+    ``align`` > 1 windows start only at multiples of ``align``: for a stream of fixed-length examples
+    every window then starts at the beginning of one, so a position in the window always means the
+    same thing (the third digit of the first operand, say).
     """
 
-    def __init__(self, data: torch.Tensor, context: int, batch_size: int, seed: int = 0):
+    def __init__(self, data: torch.Tensor, context: int, batch_size: int, seed: int = 0, align: int = 1):
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}: must be at least 1")
+        if not isinstance(align, int) or align < 1:
+            raise ValueError(f"align={align!r}: must be a positive integer (1 lets windows start anywhere)")
         if len(data) < context + 2:
             raise ValueError(
                 f"the data ({len(data)} tokens) is shorter than one window of context+1={context + 1} "
                 "tokens; use a shorter context or more data"
             )
-        self.data, self.context, self.batch_size = data, context, batch_size
+        self.data, self.context, self.batch_size, self.align = data, context, batch_size, align
         self.gen = torch.Generator().manual_seed(seed)
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch ``(x, y)``, each of shape ``(batch_size, context)``."""
-        starts = torch.randint(len(self.data) - self.context - 1, (self.batch_size,), generator=self.gen)
+        n_starts = len(self.data) - self.context - 1
+        if self.align == 1:
+            starts = torch.randint(n_starts, (self.batch_size,), generator=self.gen)
+        else:
+            starts = torch.randint(-(-n_starts // self.align), (self.batch_size,), generator=self.gen) * self.align
         offsets = torch.arange(self.context + 1)
         window = self.data[starts[:, None] + offsets]
         return window[:, :-1], window[:, 1:]

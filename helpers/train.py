@@ -210,12 +210,12 @@ class Trainer:
         self.device = select_device(cfg.device)
         self.model = model.to(self.device)
         context = model.cfg.context
-        self.sampler = BatchSampler(corpus.train, context, cfg.batch_size, seed=cfg.seed)
+        self.sampler = BatchSampler(corpus.train, context, cfg.batch_size, seed=cfg.seed, align=corpus.align)
         # evaluation uses the same fixed batches at every step and for every seed and config, so
         # differences between curves come from training, not from which text was evaluated
         self.eval_sets = {
             split: [
-                BatchSampler(data, context, cfg.batch_size, seed=EVAL_SEED + i).sample()
+                BatchSampler(data, context, cfg.batch_size, seed=EVAL_SEED + i, align=corpus.align).sample()
                 for i in range(cfg.eval_batches)
             ]
             for split, data in (("train", corpus.train), ("val", corpus.val))

@@ -84,3 +84,15 @@ def test_network_is_blocked_in_tests():
 
     with pytest.raises(OSError, match="network access is disabled"):
         socket.create_connection(("203.0.113.1", 80), timeout=1)
+
+
+def test_aligned_windows_start_at_multiples_of_align():
+    data = torch.arange(1000)
+    x, y = BatchSampler(data, context=20, batch_size=64, seed=1, align=7).sample()
+    assert (x[:, 0] % 7 == 0).all() and (y[:, 0] == x[:, 0] + 1).all() and x[:, 0].max() <= 1000 - 21
+    # align=1 draws exactly the windows it always did
+    a, _ = BatchSampler(data, context=20, batch_size=8, seed=1).sample()
+    b, _ = BatchSampler(data, context=20, batch_size=8, seed=1, align=1).sample()
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="align=0"):
+        BatchSampler(data, context=20, batch_size=8, align=0)
