@@ -47,3 +47,41 @@ def mean_loss(model, batches) -> float:
     if not losses:
         raise ValueError("no batches given")
     return sum(losses) / len(losses)
+
+
+# ----------------------------------------------------------------------------- scoring answers
+# Chapter 6 scores the same answers four ways (Schaeffer et al. 2023): all-or-nothing exact match,
+# and three metrics that give partial credit, which change smoothly where exact match jumps.
+
+
+def digit_accuracy(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Per example, the fraction of answer tokens that are right: ``pred`` and ``truth`` are ``(B, L)`` ids."""
+    if pred.shape != truth.shape or pred.dim() != 2:
+        raise ValueError(f"pred {tuple(pred.shape)} and truth {tuple(truth.shape)} must both be (batch, length)")
+    return (pred == truth).float().mean(dim=1)
+
+
+def edit_distance(a, b) -> int:
+    """Token edit distance (Levenshtein): the fewest insertions, deletions and substitutions turning
+    sequence ``a`` into sequence ``b`` (lists, strings or tuples of tokens)."""
+    a, b = list(a), list(b)
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+@torch.no_grad()
+def answer_logprob(model, prompt: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+    """Per example, the log-probability (nats) the model gives the whole ``answer`` (``(B, L)`` ids) after
+    ``prompt`` (``(B, T)`` ids), by teacher forcing: the sum of the log-probabilities of its tokens."""
+    if prompt.dim() != 2 or answer.dim() != 2 or prompt.shape[0] != answer.shape[0]:
+        raise ValueError(f"prompt {tuple(prompt.shape)} and answer {tuple(answer.shape)} need the same batch size")
+    seq = torch.cat([prompt, answer], dim=1)
+    logits, _ = model(seq[:, :-1])
+    L = answer.shape[1]
+    logp = torch.log_softmax(logits[:, -L:].float(), dim=-1)
+    return logp.gather(-1, answer[..., None]).squeeze(-1).sum(dim=1)

@@ -58,4 +58,34 @@ def scaling(
     return model, train
 
 
-RECIPES = {"tiny_lm": tiny_lm, "scaling": scaling}
+def arithmetic(
+    corpus: Corpus, d_model: int, n_layer: int, steps: int = 1500, lr: float = 3e-3, seed: int = 0
+) -> tuple[GPTConfig, TrainConfig]:
+    """Chapters 6 and 9: a GPT of width ``d_model`` and ``n_layer`` layers (head width 16) trained on a task
+    corpus from ``helpers.tasks`` (e.g. ``AdditionTask(...).corpus()``) for ``steps`` steps of 32 windows.
+
+    Each window holds four whole task lines (the context is four times the corpus's line length), so every
+    window starts at the start of a problem. 8 evaluation batches per split, 8 evaluations along the way.
+    """
+    if corpus.align < 2:
+        raise ValueError(f"corpus {corpus.name!r} is not a task corpus of fixed-length lines; use helpers.tasks")
+    model = GPTConfig(
+        vocab_size=corpus.vocab_size,
+        context=4 * corpus.align,
+        n_layer=n_layer,
+        n_head=max(1, d_model // 16),
+        d_model=d_model,
+    )
+    train = TrainConfig(
+        steps=steps,
+        batch_size=32,
+        lr=lr,
+        warmup_steps=min(100, steps // 10),
+        eval_every=max(1, steps // 8),
+        eval_batches=8,
+        seed=seed,
+    )
+    return model, train
+
+
+RECIPES = {"tiny_lm": tiny_lm, "scaling": scaling, "arithmetic": arithmetic}

@@ -44,6 +44,8 @@ from . import __version__
 from .cache import code_version
 from .data import DATA_DIR, Corpus, load_corpus
 from .recipes import RECIPES
+from .tasks import FORMATS as ADDITION_FORMATS
+from .tasks import addition_corpus, sweep_scores
 from .train import select_device, train
 
 # chapter 2's model family (width, layers): 3.3k to 595k non-embedding parameters (2.3 decades)
@@ -193,9 +195,13 @@ def _params(point: dict) -> str:
 # Where a point's training data comes from: a point may name a builder with "data" (default "kjv", the bundled
 # Bible); task chapters register their synthetic corpora here
 DATASETS: dict[str, Callable[[], Corpus]] = {"kjv": lambda: load_corpus("kjv")}
+# multi-digit addition (helpers.tasks), e.g. "addition5-reversed": 20,000 training and 1,000 test problems
+DATASETS.update(
+    {f"addition{d}-{f}": functools.partial(addition_corpus, d, f) for d in range(1, 10) for f in ADDITION_FORMATS}
+)
 # Scores beyond the loss, computed on the trained model and kept as JSON in the row's "metrics" column,
 # keyed by recipe name: EVALUATORS[recipe](model, corpus) -> {"metric": value, ...}
-EVALUATORS: dict[str, Callable] = {}
+EVALUATORS: dict[str, Callable] = {"arithmetic": sweep_scores}
 # Experiments that are not "train a GPT on a corpus" (e.g. a model trained on vectors): RUNNERS[name](**kwargs)
 # returns {"metrics": {...}, "seconds": float} and optionally "final_val", "final_train", "steps", "params", "curve"
 RUNNERS: dict[str, Callable[..., dict]] = {}

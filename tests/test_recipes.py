@@ -1,8 +1,9 @@
 import pytest
 
 from helpers.model import non_embedding_params
-from helpers.recipes import RECIPES, scaling, tiny_lm
-from helpers.sweep import GRIDS
+from helpers.recipes import RECIPES, arithmetic, scaling, tiny_lm
+from helpers.sweep import DATASETS, GRIDS, RUNNERS
+from helpers.tasks import AdditionTask
 
 
 def test_tiny_lm_is_nanogpt_cpu_shape(corpus):
@@ -25,12 +26,27 @@ def test_scaling_recipe_spends_the_budget(corpus):
 
 
 def test_every_grid_point_builds_a_valid_config(corpus):
+    corpora = {"kjv": corpus}
     for name, profiles in GRIDS.items():
         for profile, points in profiles.items():
             for point in points:
-                kwargs = {k: v for k, v in point.items() if k != "recipe"}
-                model, train = RECIPES[point["recipe"]](corpus, **kwargs)
+                if point["recipe"] in RUNNERS:  # not a GPT trained on a corpus; its chapter tests it
+                    continue
+                data = point.get("data", "kjv")
+                if data not in corpora:
+                    corpora[data] = DATASETS[data]()
+                kwargs = {k: v for k, v in point.items() if k not in ("recipe", "data")}
+                model, train = RECIPES[point["recipe"]](corpora[data], **kwargs)
                 assert train.steps >= 50, (name, profile, point)
+
+
+def test_arithmetic_recipe_fits_whole_lines_and_refuses_plain_text(corpus):
+    task_corpus = AdditionTask(digits=3, n_train=500, n_test=50).corpus()
+    model, train = arithmetic(task_corpus, d_model=48, n_layer=2, steps=400, seed=2)
+    assert model.context == 4 * len("123+456=0579\n") and model.n_head == 3 and model.vocab_size == 13
+    assert train.steps == 400 and train.seed == 2 and train.warmup_steps == 40
+    with pytest.raises(ValueError, match="not a task corpus"):
+        arithmetic(corpus, d_model=48, n_layer=2)
 
 
 def test_isoflop_grid_has_enough_budgets_and_sizes():

@@ -1,0 +1,195 @@
+"""Synthetic tasks with exact answers: the toy worlds in which chapters 6 and 9 watch abilities appear.
+
+``AdditionTask`` writes multi-digit addition problems as text, one per line, zero-padded to a fixed
+width so that every answer has the same number of digits::
+
+    plain      047+385=0432      the answer as we write it, most significant digit first
+    reversed   047+385=2340      the answer's digits in reverse (least significant first)
+
+A language model trained on a stream of such lines (``task.corpus()``, usable with
+``helpers.train.train``; every training window starts at the start of a line) is then asked each
+test prompt and scored digit by digit (``evaluate``). The train and test problems are fixed by
+``seed`` and never overlap.
+
+Carries make addition hard: ``999+001`` carries through every column, ``123+456`` through none. With
+uniformly random operands most problems carry once or twice, so a test set rarely probes long carry
+chains; ``balance_carries`` (the default) samples the number of carries uniformly instead, as Lee et
+al. (2023) do for their training sets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .data import Corpus
+from .generate import generate
+from .metrics import answer_logprob, digit_accuracy, edit_distance
+from .tokenizer import CharTokenizer
+
+FORMATS = ("plain", "reversed")
+ALPHABET = "\n+0123456789="  # every character an addition line can contain
+
+
+@dataclass
+class AdditionTask:
+    """Addition of two ``digits``-digit numbers in answer format ``fmt``, with ``n_train`` training and
+    ``n_test`` test problems drawn (without overlap) by ``seed``. Invalid values raise ``ValueError``."""
+
+    digits: int = 3
+    fmt: str = "plain"
+    n_train: int = 20_000
+    n_test: int = 1_000
+    balance_carries: bool = True
+    seed: int = 0
+    _split: dict = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, name: str, message: str) -> None:
+            if not ok:
+                raise ValueError(f"AdditionTask.{name}={getattr(self, name)!r}: {message}")
+
+        need(isinstance(self.digits, int) and 1 <= self.digits <= 9, "digits", "use 1 to 9 digits per operand")
+        need(self.fmt in FORMATS, "fmt", f"choose one of {FORMATS}")
+        need(isinstance(self.n_train, int) and self.n_train >= 1, "n_train", "need at least 1 training problem")
+        need(isinstance(self.n_test, int) and self.n_test >= 1, "n_test", "need at least 1 test problem")
+        space = 10 ** (2 * self.digits)
+        need(
+            self.n_train + self.n_test <= space // 2,
+            "n_train",
+            f"n_train + n_test = {self.n_train + self.n_test:,} is more than half of the {space:,} distinct "
+            f"{self.digits}-digit problems; ask for fewer problems or more digits",
+        )
+
+    # ------------------------------------------------------------------ text
+
+    @property
+    def answer_len(self) -> int:
+        """Characters in every answer: ``digits + 1`` (room for the final carry)."""
+        return self.digits + 1
+
+    def prompt(self, a: int, b: int) -> str:
+        """The question as the model sees it, e.g. ``'047+385='``."""
+        return f"{a:0{self.digits}d}+{b:0{self.digits}d}="
+
+    def answer(self, a: int, b: int) -> str:
+        """The answer in this task's format, e.g. ``'0432'`` (plain) or ``'2340'`` (reversed)."""
+        s = f"{a + b:0{self.answer_len}d}"
+        return s[::-1] if self.fmt == "reversed" else s
+
+    def line(self, a: int, b: int) -> str:
+        """One training example: prompt, answer and a newline."""
+        return self.prompt(a, b) + self.answer(a, b) + "\n"
+
+    # ------------------------------------------------------------------ problems
+
+    def _sample(self, rng: np.random.Generator) -> tuple[int, int]:
+        n = self.digits
+        if not self.balance_carries:
+            return int(rng.integers(10**n)), int(rng.integers(10**n))
+        carries = set(rng.choice(n, size=int(rng.integers(n + 1)), replace=False).tolist())
+        a = b = 0
+        carry_in = 0
+        for pos in range(n):  # least significant column first
+            carry_out = pos in carries
+            # all digit pairs whose column sum (with the incoming carry) carries exactly when wanted
+            pairs = [(x, y) for x in range(10) for y in range(10) if (x + y + carry_in >= 10) == carry_out]
+            x, y = pairs[int(rng.integers(len(pairs)))]
+            a, b = a + x * 10**pos, b + y * 10**pos
+            carry_in = int(carry_out)
+        return a, b
+
+    def problems(self, split: str = "train") -> list[tuple[int, int]]:
+        """The ``(a, b)`` pairs of ``split`` ("train" or "test"): fixed by ``seed``, disjoint between splits."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split={split!r}: choose 'train' or 'test'")
+        if self._split is None:
+            rng = np.random.default_rng(self.seed)
+            seen: set[tuple[int, int]] = set()
+            ordered = []
+            while len(ordered) < self.n_train + self.n_test:
+                p = self._sample(rng)
+                if p not in seen:
+                    seen.add(p)
+                    ordered.append(p)
+            self._split = {"train": ordered[: self.n_train], "test": ordered[self.n_train :]}
+        return self._split[split]
+
+    def text(self, split: str = "train") -> str:
+        """All problems of ``split`` as lines of text."""
+        return "".join(self.line(a, b) for a, b in self.problems(split))
+
+    def corpus(self) -> Corpus:
+        """A ``Corpus`` for ``helpers.train.train``: the training lines as the train stream, the test lines as
+        the validation stream, a character tokenizer over the addition alphabet, and ``task`` set to ``self``."""
+        tok = CharTokenizer(ALPHABET)
+        ids = {s: torch.tensor(tok.encode(self.text(s)), dtype=torch.long) for s in ("train", "test")}
+        key = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        fp = hashlib.sha256(repr(sorted(key.items())).encode()).hexdigest()
+        # every line has the same length, and training windows start at the start of a line
+        name = f"addition-{self.digits}-{self.fmt}"
+        return TaskCorpus(name, tok, ids["train"], ids["test"], fp, align=len(self.line(0, 0)), task=self)
+
+
+@dataclass(repr=False)
+class TaskCorpus(Corpus):
+    """A ``Corpus`` generated by a task, which it keeps so that evaluators can score models on it."""
+
+    task: AdditionTask | None = None
+
+
+def addition_corpus(digits: int, fmt: str) -> TaskCorpus:
+    """The corpus of ``AdditionTask(digits, fmt)`` with its default sizes and seed (what sweeps train on)."""
+    return AdditionTask(digits=digits, fmt=fmt).corpus()
+
+
+@torch.no_grad()
+def evaluate(model, task: AdditionTask, split: str = "test", limit: int | None = None, batch_size: int = 1000) -> dict:
+    """Score ``model`` on the problems of ``split`` (the first ``limit`` of them) by greedy decoding.
+
+    Returns the mean of four metrics over problems (Schaeffer et al. 2023 contrast them):
+    ``exact_match`` (every answer digit right), ``digit_accuracy`` (fraction of answer digits right),
+    ``edit_distance`` (token edit distance between the model's answer and the truth) and ``logprob``
+    (log-probability, in nats, of the whole correct answer given the prompt); plus ``per_position``
+    (accuracy of each answer position, in the order the model writes them), ``correct_counts`` (how
+    many problems got 0, 1, ..., L digits right), ``n`` and the model's ``answers`` (strings).
+    """
+    tok = CharTokenizer(ALPHABET)
+    problems = task.problems(split)[:limit]
+    if not problems:
+        raise ValueError(f"limit={limit}: no problems left to score")
+    # each prompt starts the sequence, as one starts every training window (``Corpus.align``)
+    prompts = torch.tensor([tok.encode(task.prompt(a, b)) for a, b in problems])
+    truth = torch.tensor([tok.encode(task.answer(a, b)) for a, b in problems])
+    device = next(model.parameters()).device
+    out, logp = [], []
+    for i in range(0, len(problems), batch_size):
+        p, t = prompts[i : i + batch_size].to(device), truth[i : i + batch_size].to(device)
+        out.append(generate(model, p, task.answer_len, temperature=0)[:, p.shape[1] :].cpu())
+        logp.append(answer_logprob(model, p, t).cpu())
+    pred, logp = torch.cat(out), torch.cat(logp)
+    right = pred == truth
+    answers = [tok.decode(row) for row in pred]
+    return {
+        "exact_match": float(right.all(dim=1).float().mean()),
+        "digit_accuracy": float(digit_accuracy(pred, truth).mean()),
+        "edit_distance": float(np.mean([edit_distance(p, t) for p, t in zip(pred.tolist(), truth.tolist())])),
+        "logprob": float(logp.mean()),
+        "per_position": right.float().mean(dim=0).tolist(),
+        "correct_counts": torch.bincount(right.sum(dim=1), minlength=task.answer_len + 1).tolist(),
+        "n": len(problems),
+        "answers": answers,
+    }
+
+
+def sweep_scores(model, corpus: TaskCorpus) -> dict:
+    """``evaluate`` on the task behind ``corpus`` (its test split), without the answers themselves: what a
+    cached sweep keeps of each trained model (``helpers.sweep.EVALUATORS``)."""
+    if getattr(corpus, "task", None) is None:
+        raise ValueError(f"corpus {corpus.name!r} was not made by a task; build it with AdditionTask(...).corpus()")
+    scores = evaluate(model, corpus.task)
+    scores.pop("answers")
+    return {k: [round(x, 4) for x in v] if k == "per_position" else v for k, v in scores.items()}
