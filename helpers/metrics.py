@@ -85,3 +85,14 @@ def answer_logprob(model, prompt: torch.Tensor, answer: torch.Tensor) -> torch.T
     L = answer.shape[1]
     logp = torch.log_softmax(logits[:, -L:].float(), dim=-1)
     return logp.gather(-1, answer[..., None]).squeeze(-1).sum(dim=1)
+
+
+def at_least_k_right(correct_counts, k: int) -> float:
+    """From ``correct_counts`` (how many problems got 0, 1, ..., L answer tokens right), the fraction of
+    problems with at least ``k`` right: ``k = L`` is exact match, smaller ``k`` gives partial credit."""
+    counts = list(correct_counts)
+    if not 0 <= k < len(counts):
+        raise ValueError(f"k={k}: must lie in 0..{len(counts) - 1} (the answer has {len(counts) - 1} tokens)")
+    if sum(counts) == 0:
+        raise ValueError("correct_counts is empty: no problems were scored")
+    return sum(counts[k:]) / sum(counts)

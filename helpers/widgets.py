@@ -3,6 +3,8 @@
 - ``AllocationRule``: one way of splitting a compute budget C = 6 N D into a model size N and tokens D.
 - ``allocation_rows`` / ``plot_allocation``: the rules side by side at one budget, as a table and a figure.
 - ``compute_budget_explorer``: a log-scale compute slider that redraws both.
+- ``METRICS`` / ``metric_values`` / ``plot_metric``: chapter 6's model family scored one way, as numbers and a figure.
+- ``metric_explorer``: pick the metric and the partial-credit threshold and watch the curve change shape.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from .metrics import at_least_k_right
 
 
 @dataclass(frozen=True)
@@ -101,3 +105,69 @@ def compute_budget_explorer(rules: Sequence[AllocationRule], c_span: tuple[float
     slider.observe(redraw, names="value")
     redraw()
     return widgets.VBox([slider, image, table])
+
+
+# ----------------------------------------------------------------------------- chapter 6: one family, many metrics
+
+# How chapter 6 reads a scored model (a row's ``metrics`` from ``helpers.tasks.evaluate``); ``k`` is the
+# partial-credit threshold, used only by the "at least k digits right" metric
+METRICS: dict[str, Callable[[dict, int], float]] = {
+    "exact match": lambda s, k: s["exact_match"],
+    "at least k digits right": lambda s, k: at_least_k_right(s["correct_counts"], k),
+    "digit accuracy": lambda s, k: s["digit_accuracy"],
+    "token edit distance": lambda s, k: s["edit_distance"],
+    "log p(correct answer) (nats)": lambda s, k: s["logprob"],
+}
+
+
+def metric_values(scores: Sequence[dict], metric: str, k: int = 1) -> np.ndarray:
+    """``metric`` (a key of ``METRICS``) for each scored model in ``scores``, as an array."""
+    if metric not in METRICS:
+        raise ValueError(f"metric={metric!r}: choose one of {list(METRICS)}")
+    return np.array([METRICS[metric](s, k) for s in scores], dtype=float)
+
+
+def plot_metric(params: Sequence[float], scores: Sequence[dict], metric: str, k: int = 1, ax=None):
+    """``metric`` against model size (log x): every run as a dot, the mean over runs of each size as a line."""
+    import matplotlib.pyplot as plt
+
+    if len(params) != len(scores):
+        raise ValueError(f"{len(params)} sizes but {len(scores)} scored models: give one size per model")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    x, y = np.asarray(params, dtype=float), metric_values(scores, metric, k)
+    sizes = np.unique(x)
+    ax.plot(x, y, "o", alpha=0.4, ms=4)
+    ax.plot(sizes, [y[x == n].mean() for n in sizes], "-", color=ax.lines[-1].get_color())
+    ax.set_xscale("log")
+    ax.set_xlabel("non-embedding parameters N")
+    ax.set_ylabel(metric.replace("k digits", f"{k} digits"))
+    return ax
+
+
+def metric_explorer(params: Sequence[float], scores: Sequence[dict], answer_len: int):
+    """A metric menu and a slider for ``k`` (digits that must be right, 1..``answer_len``); each change
+    redraws ``plot_metric`` (PNG in an ``Image`` widget) and a table of the mean per size (``HTML``)."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    menu = widgets.Dropdown(options=list(METRICS), value="at least k digits right", description="metric")
+    slider = widgets.IntSlider(value=answer_len, min=1, max=answer_len, description="k", continuous_update=False)
+    image, table = widgets.Image(format="png"), widgets.HTML()
+    x = np.asarray(params, dtype=float)
+
+    def redraw(change=None) -> None:
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        plot_metric(params, scores, menu.value, slider.value, ax)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+        plt.close(fig)
+        image.value = buffer.getvalue()
+        y = metric_values(scores, menu.value, slider.value)
+        rows = [[f"{n:,.0f}", f"{y[x == n].mean():.3f}"] for n in np.unique(x)]
+        table.value = _html_table(["N", f"mean {menu.value}"], rows)
+
+    menu.observe(redraw, names="value")
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([menu, slider]), image, table])

@@ -3,7 +3,16 @@ import matplotlib
 import numpy as np
 import pytest
 
-from helpers.widgets import AllocationRule, allocation_rows, compute_budget_explorer, plot_allocation
+from helpers.metrics import at_least_k_right
+from helpers.widgets import (
+    AllocationRule,
+    allocation_rows,
+    compute_budget_explorer,
+    metric_explorer,
+    metric_values,
+    plot_allocation,
+    plot_metric,
+)
 
 matplotlib.use("Agg")
 
@@ -36,3 +45,45 @@ def test_explorer_redraws_when_the_budget_moves():
     before = bytes(image.value)
     slider.value = 1.2e13
     assert bytes(image.value) != before and "3.16e+05" in table.value and "<td>20</td>" in table.value
+
+
+def _scores(em, acc, counts):
+    return {
+        "exact_match": em,
+        "digit_accuracy": acc,
+        "edit_distance": 1 - acc,
+        "logprob": -1.0,
+        "correct_counts": counts,
+    }
+
+
+SCORES = [_scores(0.0, 0.5, [1, 2, 1]), _scores(0.25, 0.75, [0, 2, 2]), _scores(1.0, 1.0, [0, 0, 4])]
+
+
+def test_metric_values_and_partial_credit():
+    assert metric_values(SCORES, "exact match").tolist() == [0.0, 0.25, 1.0]
+    assert metric_values(SCORES, "at least k digits right", k=1).tolist() == [0.75, 1.0, 1.0]
+    assert metric_values(SCORES, "at least k digits right", k=2).tolist() == [0.25, 0.5, 1.0]
+    with pytest.raises(ValueError, match="metric='accuracy'"):
+        metric_values(SCORES, "accuracy")
+    with pytest.raises(ValueError, match="k=3"):
+        at_least_k_right([1, 2, 1], 3)
+
+
+def test_plot_metric_shows_runs_and_means():
+    ax = plot_metric([10, 10, 100], SCORES, "digit accuracy")
+    dots, mean = ax.get_lines()
+    assert len(dots.get_xdata()) == 3 and mean.get_ydata().tolist() == [0.625, 1.0]
+    with pytest.raises(ValueError, match="one size per model"):
+        plot_metric([10], SCORES, "exact match")
+
+
+def test_metric_explorer_redraws_on_metric_and_threshold():
+    box = metric_explorer([10, 10, 100], SCORES, answer_len=2)
+    (menu, slider), image, table = box.children[0].children, *box.children[1:]
+    assert menu.value == "at least k digits right" and slider.value == 2 and "0.375" in table.value
+    before = bytes(image.value)
+    slider.value = 1
+    assert "0.875" in table.value and bytes(image.value) != before
+    menu.value = "exact match"
+    assert "0.125" in table.value
