@@ -53,6 +53,8 @@ SIZES = [(16, 1), (24, 1), (32, 1), (32, 2), (48, 2), (64, 2), (96, 2), (128, 2)
 # peak learning rates tried at every chapter-2 point: chapter 1's 3e-3 was far from best for short runs
 # (a 718-step run of the 57k model: 1.82 at 3e-3, 1.59 at 1e-2, 1.57 at 3e-2)
 LRS = (3e-3, 1e-2, 3e-2)
+# chapter 6's family (width, layers): one-layer widths 8 to 32, then two layers of 32 and 48
+CH06_SIZES = [(8, 1), (12, 1), (16, 1), (20, 1), (24, 1), (28, 1), (32, 1), (32, 2), (48, 2)]
 
 GRIDS: dict[str, dict[str, list[dict]]] = {
     # seed-to-seed spread of chapter 1's run: grounds the tolerances the chapter asserts
@@ -102,6 +104,21 @@ GRIDS: dict[str, dict[str, list[dict]]] = {
         ],
         "quick": [
             {"recipe": "scaling", "d_model": d, "n_layer": n, "tokens": 512_000, "lr": 1e-2} for d, n in SIZES[:5]
+        ],
+    },
+    # chapter 6: one model family on 4-digit addition (reversed answers), 3.3k-57k non-embedding parameters, three
+    # seeds each; most of the change in exact match happens between 3k and 13k parameters, so the one-layer widths
+    # are close together there
+    "ch06_family": {
+        "full": [
+            {"recipe": "arithmetic", "data": "addition4-reversed", "d_model": d, "n_layer": n, "steps": 2000, "seed": s}
+            for d, n in CH06_SIZES
+            for s in range(3)
+        ],
+        # three sizes across the jump, seed 0: the same points as in the full grid
+        "quick": [
+            {"recipe": "arithmetic", "data": "addition4-reversed", "d_model": d, "n_layer": 1, "steps": 2000, "seed": 0}
+            for d in (16, 24, 32)
         ],
     },
     "ch02_data": {
