@@ -66,6 +66,17 @@ PUBLISHED = {
         "ci95": {"E": (1.77, 1.87), "alpha": (0.317, 0.373), "beta": (0.331, 0.415)},
         "cite": "besiroglu2024chinchilla",
     },
+    # Wei et al. 2022 (Emergent abilities), Figure 2A: GPT-3's few-shot modular arithmetic (3-digit addition and
+    # subtraction, 2-digit multiplication) stays near zero accuracy, then rises above chance around 13B parameters,
+    # 2.3e22 training FLOPs
+    "wei_arithmetic": {
+        "name": "GPT-3, 3-digit addition (Wei et al. 2022)",
+        "params": 13e9,
+        "flops": 2.3e22,
+        "cite": "wei2022emergent",
+    },
+    # Schaeffer et al. 2023: with per-token accuracy p rising smoothly, exact match over L tokens is about p^L
+    "schaeffer": {"name": "Schaeffer et al. 2023", "rule": "exact match ≈ p^L", "cite": "schaeffer2023emergent"},
     # Shannon 1951: entropy of printed English, 0.6 to 1.3 bits per letter with long context
     "shannon": {
         "name": "Shannon's estimate for English",

@@ -80,6 +80,14 @@ class AdditionTask:
         s = f"{a + b:0{self.answer_len}d}"
         return s[::-1] if self.fmt == "reversed" else s
 
+    def carries(self, a: int, b: int) -> int:
+        """How many of the ``digits`` columns of ``a + b`` produce a carry."""
+        count = carry = 0
+        for pos in range(self.digits):
+            carry = int((a // 10**pos) % 10 + (b // 10**pos) % 10 + carry >= 10)
+            count += carry
+        return count
+
     def line(self, a: int, b: int) -> str:
         """One training example: prompt, answer and a newline."""
         return self.prompt(a, b) + self.answer(a, b) + "\n"

@@ -31,6 +31,8 @@ def test_splits_are_reproducible_disjoint_and_carry_balanced():
     assert len(train_set) == 3000 and len(test_set) == 500 and not set(train_set) & set(test_set)
     assert AdditionTask(digits=4, n_train=3000, n_test=500, seed=3).problems("test") == test_set
     assert AdditionTask(digits=4, n_train=3000, n_test=500, seed=4).problems("test") != test_set
+    assert all(task.carries(a, b) == carries(task, a, b) for a, b in train_set[:300])
+    assert task.carries(9999, 1) == 4 and task.carries(1234, 4321) == 0 and task.carries(5, 5) == 1
     counts = torch.bincount(torch.tensor([carries(task, a, b) for a, b in train_set]), minlength=5)
     assert counts.min() > 0.8 * 3000 / 5  # 0..4 carries, each about a fifth of the problems
     uniform = AdditionTask(digits=4, n_train=3000, n_test=500, balance_carries=False)
