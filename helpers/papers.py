@@ -84,4 +84,33 @@ PUBLISHED = {
         "bits_high": 1.3,
         "cite": "shannon1951prediction",
     },
+    # Olsson et al. 2022, In-context learning and induction heads: the ICL score is the loss at the 500th token
+    # minus the loss at the 50th; induction heads (prefix matching + copying) need at least two layers and form in
+    # a phase change
+    "olsson_induction": {
+        "name": "Olsson et al. 2022",
+        "late_token": 500,
+        "early_token": 50,
+        "min_layers": 2,
+        "cite": "olsson2022context",
+    },
+    # Garg et al. 2022: a GPT-2-style transformer (12 layers, width 256, 8 heads) trained on linear functions with
+    # d = 20 (curriculum on d and prompt length, 500k steps) matches least squares and beats 3-NN and averaging
+    "garg_regression": {
+        "name": "Garg et al. 2022",
+        "dim": 20,
+        "n_layer": 12,
+        "d_model": 256,
+        "cite": "garg2022what",
+    },
+    # Brown et al. 2020 (GPT-3): few-shot gains grow with model size across 125M to 175B parameters
+    "brown_few_shot": {
+        "name": "Brown et al. 2020 (GPT-3)",
+        "params_low": 1.25e8,
+        "params_high": 1.75e11,
+        "cite": "brown2020language",
+    },
+    # Chan et al. 2022: in-context learning emerges with bursty training data (and many rare classes); without
+    # burstiness the model learns in its weights instead
+    "chan_bursty": {"name": "Chan et al. 2022", "cite": "chan2022data"},
 }

@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
+from . import __version__, icl
 from .cache import code_version
 from .data import DATA_DIR, Corpus, load_corpus
 from .recipes import RECIPES
@@ -223,6 +223,36 @@ EVALUATORS: dict[str, Callable] = {"arithmetic": sweep_scores}
 # Experiments that are not "train a GPT on a corpus" (e.g. a model trained on vectors): RUNNERS[name](**kwargs)
 # returns {"metrics": {...}, "seconds": float} and optionally "final_val", "final_train", "steps", "params", "curve"
 RUNNERS: dict[str, Callable[..., dict]] = {}
+
+# chapter 7, in-context learning (helpers.icl): induction heads in attention-only models (1 vs 2 layers, two
+# seeds), in-context linear regression against its baselines, and few-shot accuracy against the number of
+# demonstrations for four model sizes on bursty documents and the largest on non-bursty ones (two seeds each)
+RECIPES["ch07_few_shot"] = icl.few_shot_recipe
+EVALUATORS["ch07_few_shot"] = lambda model, corpus: icl.few_shot_curve(model)
+DATASETS["ch07_rules"] = lambda: icl.FEW_SHOT_WORLD.corpus()
+DATASETS["ch07_rules_nonbursty"] = lambda: icl.FEW_SHOT_WORLD.corpus(bursty=False)
+RUNNERS["ch07_induction"] = icl.induction_run
+RUNNERS["ch07_regression"] = icl.regression_run
+CH07_FEW_SHOT_SIZES = [(8, 1), (16, 1), (32, 2), (64, 2)]  # (d_model, n_layer): about 1k to 100k parameters
+GRIDS["ch07_induction"] = {
+    "full": [{"recipe": "ch07_induction", "n_layer": n, "steps": 4000, "seed": s} for n in (2, 1) for s in range(2)],
+    # the first 1,000 steps of the 2-layer seed-0 run: with a constant learning rate after warmup they are the
+    # same steps as the full run's, so the live curve must lie on the cached one
+    "quick": [{"recipe": "ch07_induction", "n_layer": 2, "steps": 1000, "seed": 0}],
+}
+GRIDS["ch07_regression"] = {
+    "full": [{"recipe": "ch07_regression", "steps": 3000, "seed": s} for s in range(2)],
+    "quick": [{"recipe": "ch07_regression", "steps": 600, "seed": 0}],
+}
+GRIDS["ch07_few_shot"] = {
+    "full": [
+        {"recipe": "ch07_few_shot", "data": data, "d_model": d, "n_layer": n, "seed": s}
+        for data, sizes in (("ch07_rules", CH07_FEW_SHOT_SIZES), ("ch07_rules_nonbursty", CH07_FEW_SHOT_SIZES[-1:]))
+        for d, n in sizes
+        for s in range(2)
+    ],
+    "quick": [{"recipe": "ch07_few_shot", "data": "ch07_rules", "d_model": 32, "n_layer": 2, "seed": 0}],
+}
 
 
 @functools.lru_cache(maxsize=4)
