@@ -187,3 +187,14 @@ def test_chapter_shows_a_figure_and_cites_the_bibliography(built_book: Path, ent
     assert cited & entries, (
         f"{entry}.html has no citation that links to an entry of the bibliography on the landing page"
     )
+
+
+@pytest.mark.parametrize("entry", [e for e in _toc_files() if e.startswith("chapters/")])
+def test_chapter_titles_carry_their_course_number(entry):
+    """The toc is not auto-numbered (chapters land out of order), so each title carries the number of the
+    course map: chapters/06_emergence starts with "# 6. "."""
+    import json
+
+    number = int(Path(entry).name.split("_")[0])
+    cells = json.loads(_source_of(entry).read_text(encoding="utf-8"))["cells"]
+    assert "".join(cells[0]["source"]).startswith(f"# {number}. "), entry
