@@ -3,8 +3,15 @@
 ``AdditionTask`` writes multi-digit addition problems as text, one per line, zero-padded to a fixed
 width so that every answer has the same number of digits::
 
-    plain      047+385=0432      the answer as we write it, most significant digit first
-    reversed   047+385=2340      the answer's digits in reverse (least significant first)
+    plain       047+385=0432      the answer as we write it, most significant digit first
+    reversed    047+385=2340      the answer's digits in reverse (least significant first)
+    scratchpad  047+385=7+5+0=12;4+8+1=13;0+3+1=04:0432
+                                  each column, least significant first, as "digit + digit + carry
+                                  in = two-digit column sum" (its first digit is the carry out),
+                                  then the plain answer after a colon
+
+The model writes everything after the ``=``: the *target*; the *answer* is the sum in the format's
+digit order (the last ``answer_len`` characters of the target), and that is what ``evaluate`` scores.
 
 A language model trained on a stream of such lines (``task.corpus()``, usable with
 ``helpers.train.train``; every training window starts at the start of a line) is then asked each
@@ -20,7 +27,7 @@ al. (2023) do for their training sets.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -30,8 +37,9 @@ from .generate import generate
 from .metrics import answer_logprob, digit_accuracy, edit_distance
 from .tokenizer import CharTokenizer
 
-FORMATS = ("plain", "reversed")
-ALPHABET = "\n+0123456789="  # every character an addition line can contain
+FORMATS = ("plain", "reversed", "scratchpad")
+ALPHABET = "\n+0123456789="  # every character a plain or reversed addition line can contain
+SCRATCH_ALPHABET = ALPHABET + ":;"  # ...and a scratchpad line
 
 
 @dataclass
@@ -75,10 +83,31 @@ class AdditionTask:
         """The question as the model sees it, e.g. ``'047+385='``."""
         return f"{a:0{self.digits}d}+{b:0{self.digits}d}="
 
+    @property
+    def target_len(self) -> int:
+        """Characters the model writes after the prompt: the answer, plus the scratchpad if there is one."""
+        return self.answer_len + (9 * self.digits if self.fmt == "scratchpad" else 0)
+
+    @property
+    def alphabet(self) -> str:
+        """Every character a line of this task can contain (the tokenizer's vocabulary)."""
+        return SCRATCH_ALPHABET if self.fmt == "scratchpad" else ALPHABET
+
     def answer(self, a: int, b: int) -> str:
-        """The answer in this task's format, e.g. ``'0432'`` (plain) or ``'2340'`` (reversed)."""
+        """The answer in this task's digit order, e.g. ``'0432'`` (plain, scratchpad) or ``'2340'`` (reversed)."""
         s = f"{a + b:0{self.answer_len}d}"
         return s[::-1] if self.fmt == "reversed" else s
+
+    def target(self, a: int, b: int) -> str:
+        """Everything the model should write after the prompt: the scratchpad (if any), then the answer."""
+        if self.fmt != "scratchpad":
+            return self.answer(a, b)
+        steps, carry = [], 0
+        for pos in range(self.digits):  # least significant column first
+            x, y = (a // 10**pos) % 10, (b // 10**pos) % 10
+            steps.append(f"{x}+{y}+{carry}={x + y + carry:02d}")
+            carry = int(x + y + carry >= 10)
+        return ";".join(steps) + ":" + self.answer(a, b)
 
     def carries(self, a: int, b: int) -> int:
         """How many of the ``digits`` columns of ``a + b`` produce a carry."""
@@ -89,8 +118,8 @@ class AdditionTask:
         return count
 
     def line(self, a: int, b: int) -> str:
-        """One training example: prompt, answer and a newline."""
-        return self.prompt(a, b) + self.answer(a, b) + "\n"
+        """One training example: prompt, target and a newline."""
+        return self.prompt(a, b) + self.target(a, b) + "\n"
 
     # ------------------------------------------------------------------ problems
 
@@ -133,10 +162,12 @@ class AdditionTask:
     def corpus(self) -> Corpus:
         """A ``Corpus`` for ``helpers.train.train``: the training lines as the train stream, the test lines as
         the validation stream, a character tokenizer over the addition alphabet, and ``task`` set to ``self``."""
-        tok = CharTokenizer(ALPHABET)
-        ids = {s: torch.tensor(tok.encode(self.text(s)), dtype=torch.long) for s in ("train", "test")}
-        key = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
-        fp = hashlib.sha256(repr(sorted(key.items())).encode()).hexdigest()
+        tok = CharTokenizer(self.alphabet)
+        # the fingerprint (part of every result-cache key) hashes the data itself, so a change to how lines
+        # are written can never be answered from a cache filled by the old format
+        texts = {split: self.text(split) for split in ("train", "test")}
+        fp = hashlib.sha256("\0".join([self.alphabet, texts["train"], texts["test"]]).encode()).hexdigest()
+        ids = {s: torch.tensor(tok.encode(texts[s]), dtype=torch.long) for s in ("train", "test")}
         # every line has the same length, and training windows start at the start of a line
         name = f"addition-{self.digits}-{self.fmt}"
         return TaskCorpus(name, tok, ids["train"], ids["test"], fp, align=len(self.line(0, 0)), task=self)
@@ -161,24 +192,27 @@ def evaluate(model, task: AdditionTask, split: str = "test", limit: int | None =
     Returns the mean of four metrics over problems (Schaeffer et al. 2023 contrast them):
     ``exact_match`` (every answer digit right), ``digit_accuracy`` (fraction of answer digits right),
     ``edit_distance`` (token edit distance between the model's answer and the truth) and ``logprob``
-    (log-probability, in nats, of the whole correct answer given the prompt); plus ``per_position``
+    (log-probability, in nats, of the whole correct target given the prompt: for a scratchpad, of the
+    correct working and answer together); plus ``per_position``
     (accuracy of each answer position, in the order the model writes them), ``correct_counts`` (how
     many problems got 0, 1, ..., L digits right), ``n`` and the model's ``answers`` (strings).
     """
-    tok = CharTokenizer(ALPHABET)
+    tok = CharTokenizer(task.alphabet)
     problems = task.problems(split)[:limit]
     if not problems:
         raise ValueError(f"limit={limit}: no problems left to score")
     # each prompt starts the sequence, as one starts every training window (``Corpus.align``)
     prompts = torch.tensor([tok.encode(task.prompt(a, b)) for a, b in problems])
-    truth = torch.tensor([tok.encode(task.answer(a, b)) for a, b in problems])
+    targets = torch.tensor([tok.encode(task.target(a, b)) for a, b in problems])
     device = next(model.parameters()).device
     out, logp = [], []
     for i in range(0, len(problems), batch_size):
-        p, t = prompts[i : i + batch_size].to(device), truth[i : i + batch_size].to(device)
-        out.append(generate(model, p, task.answer_len, temperature=0)[:, p.shape[1] :].cpu())
+        p, t = prompts[i : i + batch_size].to(device), targets[i : i + batch_size].to(device)
+        out.append(generate(model, p, task.target_len, temperature=0)[:, p.shape[1] :].cpu())
         logp.append(answer_logprob(model, p, t).cpu())
-    pred, logp = torch.cat(out), torch.cat(logp)
+    written, logp = torch.cat(out), torch.cat(logp)
+    # the answer is the end of the target; a scratchpad before it is the model's working
+    pred, truth = written[:, -task.answer_len :], targets[:, -task.answer_len :]
     right = pred == truth
     answers = [tok.decode(row) for row in pred]
     return {

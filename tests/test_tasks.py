@@ -4,7 +4,7 @@ import torch
 from helpers.data import load_corpus
 from helpers.metrics import answer_logprob, digit_accuracy, edit_distance
 from helpers.model import GPT, GPTConfig
-from helpers.tasks import AdditionTask, evaluate, sweep_scores
+from helpers.tasks import FORMATS, AdditionTask, evaluate, sweep_scores
 from helpers.train import TrainConfig, train
 
 
@@ -14,6 +14,18 @@ def carries(task, a, b):
         c = int((a // 10**pos) % 10 + (b // 10**pos) % 10 + c >= 10)
         count += c
     return count
+
+
+def test_scratchpad_lines_show_every_column_then_the_plain_answer():
+    task = AdditionTask(digits=3, fmt="scratchpad")
+    assert task.line(47, 385) == "047+385=7+5+0=12;4+8+1=13;0+3+1=04:0432\n"
+    assert task.line(999, 1) == "999+001=9+1+0=10;9+0+1=10;9+0+1=10:1000\n"
+    for a, b in task.problems("train")[:200]:
+        assert len(task.target(a, b)) == task.target_len and task.target(a, b).endswith(task.answer(a, b))
+    corpus = task.corpus()
+    assert corpus.vocab_size == 15 and corpus.align == len(task.line(0, 0))
+    # the plain and reversed vocabularies are untouched by the scratchpad's extra characters
+    assert AdditionTask(digits=3).corpus().tokenizer.chars == sorted("\n+0123456789=")
 
 
 def test_lines_are_fixed_width_and_correct_in_both_formats():
@@ -82,8 +94,10 @@ def test_answer_logprob_matches_the_chain_rule():
         answer_logprob(model, prompt, torch.tensor([[4], [5]]))
 
 
-def test_evaluate_scores_a_perfect_oracle_and_a_trained_model():
-    task = AdditionTask(digits=1, n_train=30, n_test=10, balance_carries=False)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_evaluate_scores_a_perfect_oracle_and_an_untrained_model(fmt):
+    task = AdditionTask(digits=1, fmt=fmt, n_train=30, n_test=10, balance_carries=False)
+    vocab = task.corpus().vocab_size
 
     class Oracle(torch.nn.Module):
         """Puts all its probability on the true next answer token, read off the prompt."""
@@ -91,11 +105,11 @@ def test_evaluate_scores_a_perfect_oracle_and_a_trained_model():
         def __init__(self):
             super().__init__()
             self.w = torch.nn.Parameter(torch.zeros(1))
-            self.cfg = GPTConfig(vocab_size=13, context=16, n_layer=1, n_head=1, d_model=4)
+            self.cfg = GPTConfig(vocab_size=vocab, context=16, n_layer=1, n_head=1, d_model=4)
 
         def forward(self, idx, targets=None):
             tok = task.corpus().tokenizer
-            logits = torch.full((*idx.shape, 13), -30.0)
+            logits = torch.full((*idx.shape, vocab), -30.0)
             for i, row in enumerate(idx.tolist()):
                 text = tok.decode(row)
                 start = text.rindex("\n") + 1 if "\n" in text else 0
@@ -111,7 +125,7 @@ def test_evaluate_scores_a_perfect_oracle_and_a_trained_model():
     assert scores["exact_match"] == 1.0 and scores["digit_accuracy"] == 1.0 and scores["edit_distance"] == 0.0
     assert scores["logprob"] > -1e-6 and scores["n"] == 10 and scores["per_position"] == [1.0, 1.0]
     # an untrained model is scored on the same scale, and its answers are strings of answer length
-    model = GPT(GPTConfig(vocab_size=13, context=16, n_layer=1, n_head=1, d_model=8))
+    model = GPT(GPTConfig(vocab_size=vocab, context=16, n_layer=1, n_head=1, d_model=8))
     s = evaluate(model, task, limit=4)
     assert s["n"] == 4 and all(len(a) == 2 for a in s["answers"]) and s["logprob"] < -1
     with pytest.raises(ValueError, match="no problems left"):
@@ -135,3 +149,14 @@ def test_sweep_scores_keep_the_numbers_and_drop_the_answers():
     assert len(scores["per_position"]) == 3 and len(scores["correct_counts"]) == 4
     with pytest.raises(ValueError, match="was not made by a task"):
         sweep_scores(model, load_corpus("kjv", max_chars=50_000, block=1000))
+
+
+def test_the_fingerprint_follows_the_data_not_just_the_settings(monkeypatch):
+    task = AdditionTask(digits=2, n_train=300, n_test=50)
+    before = task.corpus().fingerprint
+    assert AdditionTask(digits=2, n_train=300, n_test=50).corpus().fingerprint == before
+    # the same settings writing different lines (as after a change to the format) get a new fingerprint
+    monkeypatch.setattr(AdditionTask, "prompt", lambda self, a, b: f"{a:02d}plus{b:02d}=".replace("plus", "+"))
+    assert task.corpus().fingerprint == before  # same text, same fingerprint
+    monkeypatch.setattr(AdditionTask, "prompt", lambda self, a, b: f"{b:02d}+{a:02d}=")
+    assert task.corpus().fingerprint != before
