@@ -55,6 +55,8 @@ SIZES = [(16, 1), (24, 1), (32, 1), (32, 2), (48, 2), (64, 2), (96, 2), (128, 2)
 LRS = (3e-3, 1e-2, 3e-2)
 # chapter 6's family (width, layers): one-layer widths 8 to 32, then two layers of 32 and 48
 CH06_SIZES = [(8, 1), (12, 1), (16, 1), (20, 1), (24, 1), (28, 1), (32, 1), (32, 2), (48, 2)]
+# chapter 9: numbers of training problems at which the answer formats are compared
+CH09_TRAIN_SIZES = (250, 1000, 4000)
 
 GRIDS: dict[str, dict[str, list[dict]]] = {
     # seed-to-seed spread of chapter 1's run: grounds the tolerances the chapter asserts
@@ -120,6 +122,24 @@ GRIDS: dict[str, dict[str, list[dict]]] = {
         "quick": [
             {"recipe": "arithmetic", "data": "addition4-reversed", "d_model": d, "n_layer": 1, "steps": 2000, "seed": 0}
             for d in (16, 24, 32)
+        ],
+    },
+    # chapter 9 (sample efficiency): 3-digit addition in the plain, reversed and scratchpad formats, the same model
+    # (two layers of 32), the same 2,000 steps of 128 problems, from 250, 1,000 or 4,000 distinct training
+    # problems, two seeds. A probe at 1,000 problems: exact match 0.02 (plain), 0.99 (reversed), 1.00 (scratchpad)
+    "ch09_formats": {
+        "full": [
+            {
+                "recipe": "arithmetic",
+                "data": f"addition3-{f}-n{n}",
+                "d_model": 32,
+                "n_layer": 2,
+                "steps": 2000,
+                "seed": s,
+            }
+            for n in CH09_TRAIN_SIZES
+            for f in ("plain", "reversed", "scratchpad")
+            for s in range(2)
         ],
     },
     "ch02_data": {
@@ -216,6 +236,14 @@ DATASETS: dict[str, Callable[[], Corpus]] = {"kjv": lambda: load_corpus("kjv")}
 # multi-digit addition (helpers.tasks), e.g. "addition5-reversed": 20,000 training and 1,000 test problems
 DATASETS.update(
     {f"addition{d}-{f}": functools.partial(addition_corpus, d, f) for d in range(1, 10) for f in ADDITION_FORMATS}
+)
+# ...and with fewer training problems, for chapter 9's sample efficiency: "addition3-plain-n250"
+DATASETS.update(
+    {
+        f"addition3-{f}-n{n}": functools.partial(addition_corpus, 3, f, n)
+        for f in ADDITION_FORMATS
+        for n in CH09_TRAIN_SIZES
+    }
 )
 # Scores beyond the loss, computed on the trained model and kept as JSON in the row's "metrics" column,
 # keyed by recipe name: EVALUATORS[recipe](model, corpus) -> {"metric": value, ...}

@@ -180,9 +180,12 @@ class TaskCorpus(Corpus):
     task: AdditionTask | None = None
 
 
-def addition_corpus(digits: int, fmt: str) -> TaskCorpus:
-    """The corpus of ``AdditionTask(digits, fmt)`` with its default sizes and seed (what sweeps train on)."""
-    return AdditionTask(digits=digits, fmt=fmt).corpus()
+def addition_corpus(digits: int, fmt: str, n_train: int = 20_000) -> TaskCorpus:
+    """The corpus of ``AdditionTask(digits, fmt, n_train)`` with the default test size and seed (what sweeps
+    train on). Problems are drawn in one fixed order, the first ``n_train`` for training and the next ``n_test``
+    for testing, so smaller training sets are subsets of larger ones, and each test set is a fresh draw from
+    the same distribution."""
+    return AdditionTask(digits=digits, fmt=fmt, n_train=n_train).corpus()
 
 
 @torch.no_grad()
