@@ -412,12 +412,25 @@ def induction_run(
 # ============================================================================ in-context linear regression
 
 
-def sample_regression(batch: int, n_points: int, dim: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_regression(
+    batch: int, n_points: int, dim: int, gen: torch.Generator, active: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Garg et al.'s prompts: ``xs`` (batch, n_points, dim) with x ~ N(0, I) and ``ys = xs @ w`` with
-    one w ~ N(0, I) per prompt (no noise)."""
+    one w ~ N(0, I) per prompt (no noise). With ``active`` < dim only the first ``active`` coordinates of
+    x are non-zero (the curriculum's easier problems)."""
     xs = torch.randn(batch, n_points, dim, generator=gen)
     w = torch.randn(batch, dim, 1, generator=gen)
+    if active is not None and active < dim:
+        xs[..., active:] = 0
     return xs, (xs @ w).squeeze(-1)
+
+
+def active_dim(step: int, cfg: RegressionConfig) -> int:
+    """The dimension in use at ``step``: 1 at the start of the curriculum, growing evenly to ``cfg.dim`` at
+    step ``cfg.curriculum`` (always ``cfg.dim`` without a curriculum)."""
+    if cfg.curriculum == 0:
+        return cfg.dim
+    return min(cfg.dim, 1 + (cfg.dim * step) // cfg.curriculum)
 
 
 def _check_prompt(xs: torch.Tensor, ys: torch.Tensor, xq: torch.Tensor) -> None:
@@ -486,19 +499,22 @@ class RegressionConfig:
 
     dim: int = 4  # d, the dimension of x
     n_points: int = 9  # (x, y) pairs per prompt; the model predicts every y from the pairs before it
-    n_layer: int = 2
-    n_head: int = 2
-    d_model: int = 32
+    n_layer: int = 3
+    n_head: int = 4
+    d_model: int = 64
     steps: int = 3000
     batch_size: int = 64
-    lr: float = 2e-3
+    lr: float = 1e-3
     warmup_steps: int = 100
+    curriculum: int = 0  # Garg et al.'s curriculum: the dimension in use grows from 1 to dim over this many steps
     seed: int = 0
 
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, message: str) -> None:
             if not ok:
                 raise ValueError(f"RegressionConfig.{name}={getattr(self, name)!r}: {message}")
+
+        need(0 <= self.curriculum <= self.steps, "curriculum", f"must lie in [0, steps={self.steps}] (0 turns it off)")
 
         need(self.dim >= 1, "dim", "x needs at least one dimension")
         need(self.n_points >= 2, "n_points", "a prompt needs at least 2 pairs (one to learn from, one to predict)")
@@ -519,10 +535,14 @@ class RegressionConfig:
 
 
 class RegressionTransformer(nn.Module):
-    """Garg et al.'s model: the prompt ``x_1, y_1, ..., x_k, y_k`` becomes 2k tokens (an x token is
-    ``[x, 0]``, a y token ``[0, ..., 0, y]``), a linear read-in maps each to ``d_model``, learned positions
-    are added, ``helpers.model.Block`` layers run causally, and a linear read-out at every x token predicts
-    the y that follows it, from the pairs before it only."""
+    """Garg et al.'s model: the prompt ``x_1, y_1, ..., x_k, y_k`` becomes 2k tokens, a linear read-in maps
+    each to ``d_model``, learned positions are added, ``helpers.model.Block`` layers run causally, and a linear
+    read-out at every x token predicts the y that follows it, from the pairs before it only.
+
+    An x token is ``[x, 0]``; unlike Garg et al.'s ``[y, 0, ..., 0]``, a y token is the whole pair ``[x, y]``.
+    With y alone, LayerNorm (which divides each token by its size) keeps little more than the sign of y, and
+    the model must first move each x next to its y with an extra attention step; a tiny model trained for a
+    few thousand steps stalls on that (it learned only to echo the first example)."""
 
     def __init__(self, cfg: RegressionConfig):
         super().__init__()
@@ -543,7 +563,7 @@ class RegressionTransformer(nn.Module):
                 f"got {k} points of dimension {d}; this model takes up to {self.cfg.n_points} of {self.cfg.dim}"
             )
         x_tok = torch.cat([xs, xs.new_zeros(B, k, 1)], dim=-1)
-        y_tok = torch.cat([xs.new_zeros(B, k, d), ys.unsqueeze(-1)], dim=-1)
+        y_tok = torch.cat([xs, ys.unsqueeze(-1)], dim=-1)
         tokens = torch.stack([x_tok, y_tok], dim=2).reshape(B, 2 * k, d + 1)  # x1, y1, x2, y2, ...
         h = self.read_in(tokens) + self.pos_emb(torch.arange(2 * k, device=xs.device))
         for block in self.blocks:
@@ -592,7 +612,7 @@ def train_regression(
         for step in tqdm(range(cfg.steps), desc="training", unit="step", mininterval=0.5, disable=not progress):
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, tcfg)
-            xs, ys = sample_regression(cfg.batch_size, cfg.n_points, cfg.dim, gen)
+            xs, ys = sample_regression(cfg.batch_size, cfg.n_points, cfg.dim, gen, active_dim(step, cfg))
             loss = F.mse_loss(model(xs.to(device), ys.to(device)), ys.to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
