@@ -2,7 +2,11 @@
 
 Modules, one per concept: ``model`` (the GPT), ``tokenizer``, ``data`` (corpora, split, batches),
 ``train`` (the trainer, device, schedule, checkpoints), ``cache`` (the result cache),
-``generate`` (sampling), ``exercises`` (checkers), ``plots`` (figure style), ``bench`` (throughput).
+``generate`` (sampling), ``metrics`` (losses and answer scores), ``tasks`` (synthetic arithmetic),
+``icl`` (in-context learning toy worlds), ``recipes`` (named configurations), ``sweep`` (cached grids
+of runs), ``scaling`` (scaling-law fits), ``exercises`` (checkers), ``plots`` (figure style),
+``report`` (tables), ``widgets`` (interactive views), ``papers`` (published numbers), ``bench``
+(throughput).
 """
 
 __version__ = "0.1.0"
