@@ -259,10 +259,11 @@ def induction_scores(model: GPT, half: int, n: int = 200, seed: int = 7) -> tupl
         0, model.cfg.vocab_size, (n, half), generator=torch.Generator().manual_seed(seed + 1)
     )
     t = torch.arange(half, 2 * half)
+    p_rep, p_fresh = attention_patterns(model, rep), attention_patterns(model, fresh)
     gains = []
     for o in range(1, half + 1):
-        a_rep = attention_patterns(model, rep)[..., t, t - o].mean(dim=(1, -1))
-        a_fresh = attention_patterns(model, fresh)[..., t, t - o].mean(dim=(1, -1))
+        a_rep = p_rep[..., t, t - o].mean(dim=(1, -1))
+        a_fresh = p_fresh[..., t, t - o].mean(dim=(1, -1))
         gains.append(a_rep - a_fresh)
     gains = torch.stack(gains, dim=-1)  # (n_layer, n_head, half)
     score, best = gains.max(dim=-1)

@@ -245,11 +245,13 @@ def test_regression_transformer_is_causal_and_predict_matches_forward():
 
 
 def test_train_regression_learns_and_caches(tmp_path):
-    cfg = icl.RegressionConfig(dim=2, n_points=5, n_layer=1, d_model=16, n_head=2, steps=300, warmup_steps=10, lr=3e-3)
+    cfg = icl.RegressionConfig(
+        dim=2, n_points=5, n_layer=1, d_model=16, n_head=2, steps=300, batch_size=32, warmup_steps=10, lr=3e-3
+    )
     store = ResultCache(tmp_path)
     res = icl.train_regression(cfg, cache=store, progress=False)
     assert not res.cached and len(res.losses) == 300
-    assert np.mean(res.losses[-20:]) < 0.7 * np.mean(res.losses[:20])
+    assert np.mean(res.losses[-50:]) < 0.85 * np.mean(res.losses[:50])
     again = icl.train_regression(cfg, cache=store, progress=False)
     assert again.cached and again.losses == res.losses
 
@@ -345,7 +347,7 @@ def _cached(name):
 
     rows = load_sweep(name)
     for r in rows:
-        r["metrics"] = json.loads(r["metrics"])
+        r["metrics"] = json.loads(r["metrics"]) if isinstance(r["metrics"], str) else r["metrics"]
         r["point"] = {"recipe": r["recipe"], **json.loads(r["params"])}
     return rows
 
@@ -369,11 +371,11 @@ def test_cached_few_shot_point_reproduces(cached_threads):
 
 
 def test_cached_induction_run_starts_the_same(cached_threads):
-    """With a constant learning rate after warmup, the first 400 steps of a run are the cached run's first
-    400 steps: the probe losses must agree where both were evaluated."""
+    """With a constant learning rate after its 100-step warmup, the first 1,000 steps of a run are the cached
+    run's first 1,000 steps: the probe losses must agree where both were evaluated."""
     row = next(r for r in _cached("ch07_induction") if r["point"]["n_layer"] == 1 and r["seed"] == 0)
     cached_threads(row)
-    fresh = icl.induction_run(n_layer=1, steps=400, seed=0, device="cpu")["metrics"]
+    fresh = icl.induction_run(n_layer=1, steps=1000, seed=0, device="cpu")["metrics"]
     cached = dict(zip(row["metrics"]["probe_step"], row["metrics"]["probe_second"]))
     common = [(s, v) for s, v in zip(fresh["probe_step"], fresh["probe_second"]) if s in cached]
     assert len(common) >= 3
