@@ -2,20 +2,22 @@
 
 Three experiments, each a small world a tiny transformer can master on a CPU:
 
-- **Induction heads** (Olsson et al. 2022). ``repeat_corpus`` is a token stream of documents that repeat
-  a random segment of random length at a random place; ``repeated_tokens`` makes aligned probe
-  sequences (random tokens, then the same tokens again). ``attention_patterns`` recomputes every
-  head's attention weights from hooks (the model's own forward pass uses fused SDPA, which returns
-  none), and ``prefix_matching_scores``, ``copying_scores`` and ``icl_score`` measure what the heads do.
+- **Induction heads** (Olsson et al. 2022). ``RepeatData`` documents are random tokens built from a few
+  random segments that recur at irregular places, and ``repeat_corpus`` streams them for
+  ``helpers.train.train``; ``repeated_tokens`` makes probes (random tokens, then the same tokens again).
+  ``attention_patterns`` recomputes every head's attention weights from hooks (the model's own forward
+  pass uses fused SDPA, which returns none); ``prefix_matching_scores``, ``previous_token_scores``,
+  ``induction_scores``, ``copying_scores`` and ``ablation_scores`` say what each head does, ``icl_score``
+  what the model gains from context; ``induction_run`` trains one model and reports all of it.
 - **In-context linear regression** (Garg et al. 2022). ``RegressionTransformer`` reads a prompt
   ``x_1, y_1, ..., x_k, y_k, x_query`` through a linear read-in, runs ``helpers.model.Block`` layers and
   reads a scalar out; ``train_regression`` trains it (cached). ``least_squares``, ``ridge``,
   ``nearest_neighbours`` and ``averaging`` are the baselines; ``regression_errors`` scores any of them
   against the number of in-context examples.
 - **Few-shot prompting** (Brown et al. 2020; Chan et al. 2022). ``RuleWorld`` is a family of hidden
-  rules on letters; ``rule_corpus`` writes documents of ``input>output`` pairs, *bursty* (one rule per
-  document, so the demonstrations say which rule the query follows) or not (a fresh rule per pair, so
-  they say nothing); ``few_shot_accuracy`` prompts a trained LM with k demonstrations;
+  rules on letters; ``RuleWorld.corpus`` writes documents of ``input>output`` pairs, *bursty* (one rule
+  per document, so the demonstrations say which rule the query follows) or not (a fresh rule per pair,
+  so they say nothing); ``few_shot_accuracy`` prompts a trained LM with k demonstrations;
   ``RuleWorld.bayes_accuracy`` is the best any learner can do.
 """
 
@@ -135,6 +137,7 @@ class RepeatData:
         return self._make(n, seed)[1]
 
     def fingerprint(self) -> str:
+        """SHA-256 of every field: the corpus part of a training run's cache key."""
         return sha256_bytes(repr(sorted(asdict(self).items())).encode())
 
 
@@ -197,6 +200,7 @@ class RepeatLossProbe:
         return float(loss[: h - 1].mean()), float(loss[h:].mean())
 
     def on_eval(self, trainer) -> None:
+        """Record ``measure`` at the trainer's current step."""
         self.rows.append((trainer.step, *self.measure(trainer.model)))
 
 
@@ -586,6 +590,8 @@ class RegressionTransformer(nn.Module):
 
 @dataclass
 class RegressionResult:
+    """What ``train_regression`` returns: the trained model (in eval mode), its per-step losses and time."""
+
     model: RegressionTransformer
     losses: list[float] = field(default_factory=list)  # training MSE per step (mean over positions)
     seconds: float = 0.0
@@ -705,6 +711,7 @@ class RuleWorld:
         return self.letters + ">,\n"
 
     def tokenizer(self) -> CharTokenizer:
+        """A character tokenizer over ``alphabet`` (the same ids for every world with these letters)."""
         return CharTokenizer(self.alphabet)
 
     def document(self, rng: np.random.Generator, bursty: bool = True) -> str:
