@@ -38,11 +38,12 @@ def default_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / ".cache" / "runs"
 
 
-def code_version() -> str:
-    """Hash of the helpers modules that determine a training result (first 16 hex digits)."""
+def code_version(*extra: str) -> str:
+    """Hash of the helpers modules that determine a training result (first 16 hex digits): model, train,
+    data and tokenizer, plus the ``extra`` module files (e.g. ``"icl.py"``) of a run defined elsewhere."""
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for name in _CODE_FILES:
+    for name in (*_CODE_FILES, *extra):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -117,3 +118,15 @@ class ResultCache:
             payload = compute()
             self.put(what, version, payload)
         return payload
+
+
+def cached_call(
+    what: dict, compute: Callable[[], dict], cache: bool | ResultCache = True, version: str | None = None
+) -> tuple[dict, bool]:
+    """``compute()``'s payload for ``what``, through a ``ResultCache`` unless ``cache`` is False, and whether
+    it was a cache hit. ``cache`` may be a ``ResultCache`` to use; True means the default one."""
+    if cache is False:
+        return compute(), False
+    store = cache if isinstance(cache, ResultCache) else ResultCache()
+    payload = store.get_or_compute(what, compute, version)
+    return payload, store.status == "hit"

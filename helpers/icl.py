@@ -32,7 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .cache import ResultCache, code_version
+from .cache import ResultCache, cached_call, code_version
 from .data import Corpus, sha256_bytes
 from .model import GPT, Block, GPTConfig
 from .tokenizer import CharTokenizer
@@ -148,7 +148,10 @@ def repeat_corpus(data: RepeatData) -> Corpus:
     n_val = data.docs // 10
     train = torch.from_numpy(data.documents(data.docs - n_val, data.seed).reshape(-1))
     val = torch.from_numpy(data.documents(n_val, data.seed + 1).reshape(-1))
-    return Corpus("repeats", SymbolTokenizer(data.vocab_size), train, val, data.fingerprint(), align=data.length)
+    # the fingerprint hashes the documents themselves, so a change to how they are generated never reuses a
+    # cached run trained on the old ones
+    fp = sha256_bytes(data.fingerprint().encode() + train.numpy().tobytes() + val.numpy().tobytes())
+    return Corpus("repeats", SymbolTokenizer(data.vocab_size), train, val, fp, align=data.length)
 
 
 def repeated_tokens(n: int, half: int, vocab_size: int, seed: int = 0) -> torch.Tensor:
@@ -630,12 +633,8 @@ def train_regression(
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         return {"state": state, "losses": torch.stack(losses).cpu().tolist(), "seconds": seconds}
 
-    if cache is False:
-        payload, hit = compute(), False
-    else:
-        store = cache if isinstance(cache, ResultCache) else ResultCache()
-        payload = store.get_or_compute(what, compute, code_version())
-        hit = store.status == "hit"
+    # the regression model and its data are defined here, so this module's code is part of the cache key
+    payload, hit = cached_call(what, compute, cache, code_version("icl.py"))
     model = RegressionTransformer(cfg)
     model.load_state_dict(payload["state"])
     return RegressionResult(model.eval(), payload["losses"], payload["seconds"], hit)
@@ -762,7 +761,7 @@ class RuleWorld:
         ids = torch.tensor(tok.encode(text), dtype=torch.long)
         cut = (docs * 9 // 10) * self.doc_length
         name = "rules" if bursty else "rules-nonbursty"
-        fp = sha256_bytes(f"{sorted(asdict(self).items())}|{docs}|{bursty}|{seed}".encode())
+        fp = sha256_bytes(f"{sorted(asdict(self).items())}|{docs}|{bursty}|{seed}|{text}".encode())
         return Corpus(name, tok, ids[:cut], ids[cut:], fp, align=self.doc_length)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .cache import ResultCache, code_version
+from .cache import ResultCache, cached_call
 from .data import BatchSampler, Corpus
 from .metrics import mean_loss
 from .model import GPT, GPTConfig, flops_per_token
@@ -364,12 +364,7 @@ def train(
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         return {"state": state, "history": history.to_dict()}
 
-    if callbacks or cache is False:
-        payload, hit = compute(), False
-    else:
-        store = cache if isinstance(cache, ResultCache) else ResultCache()
-        payload = store.get_or_compute(what, compute, code_version())
-        hit = store.status == "hit"
+    payload, hit = cached_call(what, compute, cache=False if callbacks else cache)
     model = GPT(model_cfg)
     model.load_state_dict(payload["state"])
     return TrainResult(model.to(device).eval(), History.from_dict(payload["history"]), hit)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from helpers.cache import ResultCache, code_version
+from helpers.cache import ResultCache, cached_call, code_version
 from helpers.model import GPTConfig
 from helpers.train import TrainConfig, train
 
@@ -67,3 +67,25 @@ def test_train_uses_cache(corpus, tmp_path):
     # a different training config is a different entry
     c = train(mc, TrainConfig(**{**tc.__dict__, "seed": 5}), corpus, cache=store)
     assert not c.cached
+
+
+def test_code_version_can_cover_extra_modules():
+    assert code_version("icl.py") != code_version() and len(code_version("icl.py")) == 16
+
+
+def test_cached_call_hits_on_the_second_call_and_can_be_bypassed(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": torch.tensor([len(calls)])}
+
+    store = ResultCache(tmp_path)
+    first, hit1 = cached_call({"k": 1}, compute, store, version="v")
+    second, hit2 = cached_call({"k": 1}, compute, store, version="v")
+    assert (hit1, hit2) == (False, True) and second["x"].item() == first["x"].item() == 1
+    fresh, hit3 = cached_call({"k": 1}, compute, cache=False)
+    assert not hit3 and fresh["x"].item() == 2 and len(calls) == 2
+    # another code version is a different result: recomputed, not reused
+    _, hit4 = cached_call({"k": 1}, compute, store, version="w")
+    assert not hit4 and len(calls) == 3
