@@ -87,5 +87,6 @@ def test_cached_call_hits_on_the_second_call_and_can_be_bypassed(tmp_path):
     fresh, hit3 = cached_call({"k": 1}, compute, cache=False)
     assert not hit3 and fresh["x"].item() == 2 and len(calls) == 2
     # another code version is a different result: recomputed, not reused
-    _, hit4 = cached_call({"k": 1}, compute, store, version="w")
+    with pytest.warns(UserWarning, match="written by other code"):
+        _, hit4 = cached_call({"k": 1}, compute, store, version="w")
     assert not hit4 and len(calls) == 3
