@@ -1,16 +1,16 @@
 """The cached sweeps stay honest: re-train the cheapest points of each and compare.
 
 A cached CSV is only trustworthy while today's code still produces it. For every chapter-2 sweep
-this re-trains its two cheapest points, and for chapter 6's family its cheapest point, whose task
-scores must agree too (the seed sweeps of chapters 1 and 2 are re-checked by their notebooks, which
-re-train seed 0 live, and chapter 6 re-trains three more of its points live). Each point is trained
-with the number of CPU threads the cached run used, and the final validation loss must agree to
-within 0.01 nats/char. With the same thread count on the same kind of machine a run is reproduced
-to the last printed digit; a different thread count changes the order of floating-point sums, which
-a long run at a low learning rate shrugs off (about 1e-5) but a 125-step run at a high one can turn
-into 0.02. So only rows that record their thread count are re-checked (rows cached before the count
-was kept are skipped), and 0.01 flags a real change in what the code computes while staying far
-below the differences the chapters draw conclusions from.
+this re-trains its two cheapest points, and for chapter 6's family and chapter 9's formats their
+cheapest point, whose task scores must agree too (the seed sweeps of chapters 1 and 2 are re-checked
+by their notebooks, which re-train seed 0 live, and chapter 6 re-trains three more of its points
+live). Each point is trained with the number of CPU threads the cached run used, and the final
+validation loss must agree to within 0.01 nats/char. With the same thread count on the same kind of
+machine a run is reproduced to the last printed digit; a different thread count changes the order of
+floating-point sums, which a long run at a low learning rate shrugs off (about 1e-5) but a 125-step
+run at a high one can turn into 0.02. So only rows that record their thread count are re-checked
+(rows cached before the count was kept are skipped), and 0.01 flags a real change in what the code
+computes while staying far below the differences the chapters draw conclusions from.
 """
 
 import json
@@ -29,7 +29,7 @@ def _cheapest(name: str, k: int = 2) -> list[dict]:
 
 
 # ch02_seeds is left to chapter 2, which re-trains its seed 0 live and checks it against the cached value
-CHECKED = {**{n: 2 for n in GRIDS if n.startswith("ch02_") and n != "ch02_seeds"}, "ch06_family": 1}
+CHECKED = {**{n: 2 for n in GRIDS if n.startswith("ch02_") and n != "ch02_seeds"}, "ch06_family": 1, "ch09_formats": 1}
 
 
 @pytest.mark.parametrize("name", list(CHECKED))
