@@ -56,3 +56,13 @@ def log_axes(ax, x: bool = True, y: bool = True, y_format: str = "{:.1f}"):
         ax.yaxis.set_major_formatter(plain)
         ax.yaxis.set_minor_formatter(plain)
     return ax
+
+
+def attention_heatmap(ax, pattern, title: str = ""):
+    """An attention pattern (query rows x key columns, weights in [0, 1]) as a heat map with labelled axes."""
+    ax.imshow(pattern, cmap="Blues", vmin=0, vmax=1)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("attended position (key)")
+    ax.set_ylabel("attending position (query)")
+    ax.grid(False)
+    return ax

@@ -7,6 +7,7 @@ fields a reader should see, and ``helpers.sweep`` re-runs the same recipe over s
 from __future__ import annotations
 
 from .data import Corpus
+from .icl import few_shot_recipe
 from .model import GPTConfig, non_embedding_params
 from .train import TrainConfig
 
@@ -88,4 +89,5 @@ def arithmetic(
     return model, train
 
 
-RECIPES = {"tiny_lm": tiny_lm, "scaling": scaling, "arithmetic": arithmetic}
+# chapter 7's few-shot models are defined beside the rule world they are trained on
+RECIPES = {"tiny_lm": tiny_lm, "scaling": scaling, "arithmetic": arithmetic, "ch07_few_shot": few_shot_recipe}

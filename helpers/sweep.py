@@ -186,6 +186,15 @@ def sweep_path(name: str, profile: str = "full") -> Path:
     return DATA_DIR / "sweeps" / (f"{name}.csv" if profile == "full" else f"{name}-{profile}.csv")
 
 
+def _decode_json(row: dict) -> dict:
+    """Turn a row's JSON columns back into objects, in place: ``curve`` (evaluations along the run,
+    ``{"step": [...], "val": [...]}``, or None where the sweep kept none) and ``metrics`` (task scores beyond
+    the loss, ``{}`` for rows of plain LM sweeps)."""
+    row["curve"] = json.loads(row["curve"]) if row.get("curve") else None
+    row["metrics"] = json.loads(row["metrics"]) if row.get("metrics") else {}
+    return row
+
+
 def load_sweep(name: str, profile: str = "full") -> list[dict]:
     """The rows of a cached sweep, numbers converted back from text. Raises a clear error if missing
     or if a row cannot be read (a damaged file is reported, never half-used)."""
@@ -206,10 +215,7 @@ def load_sweep(name: str, profile: str = "full") -> list[dict]:
                 row[k] = float(row[k])
             # CPU threads the run used (its last digits depend on it); empty for rows cached before it was kept
             row["threads"] = int(row["threads"]) if row.get("threads") else None
-            # evaluations along the run, {"step": [...], "val": [...]}; None where the sweep kept no curve
-            row["curve"] = json.loads(row["curve"]) if row.get("curve") else None
-            # task scores beyond the loss (exact match, accuracy, ...), absent from rows of plain LM sweeps
-            row["metrics"] = json.loads(row["metrics"]) if row.get("metrics") else {}
+            _decode_json(row)
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(
             f"data/sweeps/{path.name} is damaged ({err!r}); restore it with `git checkout -- data/sweeps/{path.name}` "
@@ -255,7 +261,6 @@ RUNNERS: dict[str, Callable[..., dict]] = {}
 # chapter 7, in-context learning (helpers.icl): induction heads in attention-only models (1 vs 2 layers, two
 # seeds), in-context linear regression against its baselines, and few-shot accuracy against the number of
 # demonstrations for four model sizes on bursty documents and the largest on non-bursty ones (two seeds each)
-RECIPES["ch07_few_shot"] = icl.few_shot_recipe
 EVALUATORS["ch07_few_shot"] = lambda model, corpus: icl.few_shot_curve(model)
 DATASETS["ch07_rules"] = lambda: icl.FEW_SHOT_WORLD.corpus()
 DATASETS["ch07_rules_nonbursty"] = lambda: icl.FEW_SHOT_WORLD.corpus(bursty=False)
@@ -347,10 +352,7 @@ def live_sweep(name: str, profile: str = "quick", device: str = "auto") -> list[
     """
     rows = []
     for point in tqdm(_grid(name, profile), desc=f"{name} ({profile}, live)", unit="run"):
-        row = run_point(point, device, cache=True)
-        row["curve"] = json.loads(row["curve"]) if row["curve"] else None
-        row["metrics"] = json.loads(row["metrics"]) if row["metrics"] else {}
-        rows.append(row)
+        rows.append(_decode_json(run_point(point, device, cache=True)))
     return rows
 
 

@@ -5,6 +5,7 @@
 - ``compute_budget_explorer``: a log-scale compute slider that redraws both.
 - ``METRICS`` / ``metric_values`` / ``plot_metric``: chapter 6's model family scored one way, as numbers and a figure.
 - ``metric_explorer``: pick the metric and the partial-credit threshold and watch the curve change shape.
+- ``head_explorer``: pick a layer and head of a transformer and see its attention pattern (chapter 7).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .metrics import at_least_k_right
+from .plots import attention_heatmap
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,16 @@ def plot_allocation(rules: Sequence[AllocationRule], C: float, c_span: tuple[flo
     return ax
 
 
+def figure_png(fig) -> bytes:
+    """``fig`` as PNG bytes (for an ``Image`` widget); the figure is closed, so it is not also shown."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def _html_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
     cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
@@ -95,10 +107,7 @@ def compute_budget_explorer(rules: Sequence[AllocationRule], c_span: tuple[float
     def redraw(change=None) -> None:
         fig, ax = plt.subplots(figsize=(6.5, 4))
         plot_allocation(rules, slider.value, c_span, ax)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-        plt.close(fig)
-        image.value = buffer.getvalue()
+        image.value = figure_png(fig)
         headers = ["rule", "N", "D (tokens)", "D/N", "loss (nats)"]
         table.value = _html_table(headers, allocation_rows(rules, slider.value))
 
@@ -159,10 +168,7 @@ def metric_explorer(params: Sequence[float], scores: Sequence[dict], answer_len:
     def redraw(change=None) -> None:
         fig, ax = plt.subplots(figsize=(6.5, 4))
         plot_metric(params, scores, menu.value, slider.value, ax)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-        plt.close(fig)
-        image.value = buffer.getvalue()
+        image.value = figure_png(fig)
         y = metric_values(scores, menu.value, slider.value)
         rows = [[f"{n:,.0f}", f"{y[x == n].mean():.3f}"] for n in np.unique(x)]
         table.value = _html_table(["N", f"mean {menu.value}"], rows)
@@ -171,3 +177,35 @@ def metric_explorer(params: Sequence[float], scores: Sequence[dict], answer_len:
     slider.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([menu, slider]), image, table])
+
+
+# ----------------------------------------------------------------------------- chapter 7: attention heads
+
+
+def head_explorer(patterns, scores, layer: int = 0, head: int = 0, score_name: str = "induction"):
+    """Menus for a layer and a head; each choice redraws that head's attention pattern (``patterns``:
+    ``(layers, heads, T, T)``) as a heat map in an ``Image`` widget, titled with its score from ``scores``
+    (``[layer][head]``)."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    patterns = np.asarray(patterns)
+    if patterns.ndim != 4 or np.shape(scores) != patterns.shape[:2]:
+        raise ValueError(
+            f"patterns {patterns.shape} must be (layers, heads, T, T) and scores {np.shape(scores)} (layers, heads)"
+        )
+    n_layer, n_head = patterns.shape[:2]
+    layer_menu = widgets.Dropdown(options=list(range(n_layer)), value=layer, description="layer")
+    head_menu = widgets.Dropdown(options=list(range(n_head)), value=head, description="head")
+    image = widgets.Image(format="png")
+
+    def redraw(change=None) -> None:
+        fig, ax = plt.subplots(figsize=(3.6, 3.4))
+        lay, h = layer_menu.value, head_menu.value
+        attention_heatmap(ax, patterns[lay, h], f"layer {lay}, head {h}: {score_name} {scores[lay][h]:.2f}")
+        image.value = figure_png(fig)
+
+    layer_menu.observe(redraw, names="value")
+    head_menu.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([layer_menu, head_menu]), image])

@@ -1,7 +1,9 @@
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
 from helpers.exercises import Exercise
-from helpers.plots import STYLE, hline, log_axes, new_figure, use_style
+from helpers.plots import STYLE, attention_heatmap, hline, log_axes, new_figure, use_style
 
 matplotlib.use("Agg")
 
@@ -44,3 +46,12 @@ def test_log_axes_label_plain_numbers():
     assert "1.5" in labels and not any("10" in t for t in labels)
     assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
     log_axes(ax, x=False, y=False)  # nothing to do is not an error
+
+
+def test_attention_heatmap_draws_the_pattern_with_labelled_axes():
+    _, ax = plt.subplots()
+    attention_heatmap(ax, np.tril(np.ones((5, 5))) / np.arange(1, 6)[:, None], "a head")
+    (image,) = ax.get_images()
+    assert image.get_array().shape == (5, 5) and image.get_clim() == (0, 1)
+    assert "key" in ax.get_xlabel() and "query" in ax.get_ylabel() and ax.get_title() == "a head"
+    plt.close("all")

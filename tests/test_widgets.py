@@ -8,6 +8,8 @@ from helpers.widgets import (
     AllocationRule,
     allocation_rows,
     compute_budget_explorer,
+    figure_png,
+    head_explorer,
     metric_explorer,
     metric_values,
     plot_allocation,
@@ -87,3 +89,25 @@ def test_metric_explorer_redraws_on_metric_and_threshold():
     assert "0.875" in table.value and bytes(image.value) != before
     menu.value = "exact match"
     assert "0.125" in table.value
+
+
+def test_figure_png_returns_png_bytes_and_closes_the_figure():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    assert figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n" and not plt.fignum_exists(fig.number)
+
+
+def test_head_explorer_redraws_the_chosen_head():
+    patterns = np.zeros((2, 3, 4, 4))
+    patterns[1, 2] = np.eye(4)
+    scores = [[0.0, 0.1, 0.2], [0.3, 0.4, 0.9]]
+    box = head_explorer(patterns, scores, layer=1, head=2)
+    (layer_menu, head_menu), image = box.children[0].children, box.children[1]
+    assert layer_menu.options == (0, 1) and head_menu.options == (0, 1, 2)
+    before = bytes(image.value)
+    head_menu.value = 0
+    assert bytes(image.value) != before and bytes(image.value)[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="must be \\(layers, heads, T, T\\)"):
+        head_explorer(patterns[0], scores)
