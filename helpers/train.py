@@ -17,6 +17,7 @@ PyTorch loop with the usual parts of a pretraining run:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -334,14 +335,34 @@ class TrainResult:
     cached: bool  # True when the result came from the cache rather than a fresh run
 
 
+def state_fingerprint(model: torch.nn.Module) -> str:
+    """A short hash of a model's weights: names, shapes, dtypes and values. Two models with the
+    same fingerprint compute the same function, so it can key a cached fine-tuning run."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def train(
-    model_cfg: GPTConfig, train_cfg: TrainConfig, corpus: Corpus, *, cache: bool | ResultCache = True, callbacks=()
+    model_cfg: GPTConfig,
+    train_cfg: TrainConfig,
+    corpus: Corpus,
+    *,
+    init: GPT | None = None,
+    cache: bool | ResultCache = True,
+    callbacks=(),
 ) -> TrainResult:
     """Build a GPT from ``model_cfg``, seed, train it on ``corpus`` and return model and history.
 
-    With ``cache`` on (the default), a run with the same configs, data, device type and helpers
-    code is loaded from ``.cache/runs`` instead of being trained again (see ``helpers.cache``).
-    Runs with callbacks are never cached: a callback may observe or change the run.
+    ``init`` fine-tunes instead: training starts from a copy of that model's weights (its config
+    must equal ``model_cfg``; ``init`` itself is left untouched) with a fresh optimizer and schedule.
+
+    With ``cache`` on (the default), a run with the same configs, data, starting weights, device
+    type and helpers code is loaded from ``.cache/runs`` instead of being trained again (see
+    ``helpers.cache``). Runs with callbacks are never cached: a callback may observe or change the run.
     """
     if model_cfg.vocab_size != corpus.vocab_size:
         raise ValueError(
@@ -355,10 +376,19 @@ def train(
         "data": corpus.fingerprint,
         "device": device.type,
     }
+    if init is not None:
+        if init.cfg != model_cfg:
+            raise ValueError(
+                f"init was built with {init.cfg} but model_cfg is {model_cfg}; "
+                "fine-tune with the starting model's own config (model_cfg=init.cfg)"
+            )
+        what["init"] = state_fingerprint(init)
 
     def compute() -> dict:
         seed_everything(train_cfg.seed)
         model = GPT(model_cfg)
+        if init is not None:
+            model.load_state_dict({k: v.detach().cpu() for k, v in init.state_dict().items()})
         trainer = Trainer(model, corpus, train_cfg, callbacks)
         history = trainer.fit()
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}

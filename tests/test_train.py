@@ -174,3 +174,24 @@ def test_make_optimizer_decays_matrices_only():
     assert decay["weight_decay"] == 0.3 and no_decay["weight_decay"] == 0.0
     assert all(p.dim() >= 2 for p in decay["params"]) and all(p.dim() < 2 for p in no_decay["params"])
     assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == model.param_counts()["total"]
+
+
+def test_fine_tuning_starts_from_init_and_keys_the_cache(corpus, tmp_path):
+    from helpers.cache import ResultCache
+    from helpers.train import state_fingerprint
+
+    mc, tc = small(corpus)
+    store = ResultCache(tmp_path)
+    base = train(mc, tc, corpus, cache=store).model
+    before = state_fingerprint(base)
+    ft = train(mc, small(corpus, steps=10, lr=1e-4)[1], corpus, init=base, cache=store)
+    assert state_fingerprint(base) == before, "init must not be changed by fine-tuning"
+    scratch = train(mc, small(corpus, steps=10, lr=1e-4)[1], corpus, cache=store)
+    assert not scratch.cached, "a run from scratch must not reuse the fine-tuned run"
+    assert ft.history.eval_val[-1] < scratch.history.eval_val[-1], "fine-tuning starts from the trained weights"
+    again = train(mc, small(corpus, steps=10, lr=1e-4)[1], corpus, init=base, cache=store)
+    assert again.cached and state_fingerprint(again.model) == state_fingerprint(ft.model)
+    other = GPT(mc)
+    assert state_fingerprint(other) != before
+    with pytest.raises(ValueError, match="model_cfg=init.cfg"):
+        train(GPTConfig(**{**mc.to_dict(), "d_model": 16}), tc, corpus, init=base)
