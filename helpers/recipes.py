@@ -91,3 +91,5 @@ def arithmetic(
 
 # chapter 7's few-shot models are defined beside the rule world they are trained on
 RECIPES = {"tiny_lm": tiny_lm, "scaling": scaling, "arithmetic": arithmetic, "ch07_few_shot": few_shot_recipe}
+# chapter 9's length generalisation trains with the arithmetic recipe; its own name gives it its own evaluator
+RECIPES["arithmetic_length"] = arithmetic

@@ -40,12 +40,12 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__, icl
+from . import __version__, icl, transfer
 from .cache import code_version
 from .data import DATA_DIR, Corpus, load_corpus
 from .recipes import RECIPES
 from .tasks import FORMATS as ADDITION_FORMATS
-from .tasks import addition_corpus, sweep_scores
+from .tasks import addition_corpus, length_corpus, length_scores, multiplication_corpus, sweep_scores
 from .train import select_device, train
 
 # chapter 2's model family (width, layers): 3.3k to 595k non-embedding parameters (2.3 decades)
@@ -285,6 +285,44 @@ GRIDS["ch07_few_shot"] = {
         for s in range(2)
     ],
     "quick": [{"recipe": "ch07_few_shot", "data": "ch07_rules", "d_model": 32, "n_layer": 2, "seed": 0}],
+}
+
+
+# chapter 9, chain-of-thought: the three answer formats on a harder column task (3-digit x 1-digit
+# multiplication), on length generalisation (trained on 3-digit operands written 5 wide, tested on 4 and 5
+# digits), across model sizes, and the pretrain-then-fine-tune test of code-like data (helpers.transfer)
+CH09_FORMATS = ("plain", "reversed", "scratchpad")
+CH09_MUL_SIZES = (1000, 3000)
+CH09_SCALE_SIZES = [(16, 1), (16, 2), (64, 2)]  # with ch09_formats' (32, 2): about 3k to 100k parameters
+DATASETS.update(
+    {f"mul3-{f}-n{n}": functools.partial(multiplication_corpus, 3, f, n) for f in CH09_FORMATS for n in CH09_MUL_SIZES}
+)
+DATASETS.update({f"addition5-{f}-k3": functools.partial(length_corpus, 5, f, 3) for f in CH09_FORMATS})
+EVALUATORS["arithmetic_length"] = length_scores
+RUNNERS["ch09_code"] = transfer.code_data_run
+
+
+def _ch09(data: str, d_model: int = 32, n_layer: int = 2, seed: int = 0, recipe: str = "arithmetic") -> dict:
+    return {"recipe": recipe, "data": data, "d_model": d_model, "n_layer": n_layer, "steps": 2000, "seed": seed}
+
+
+GRIDS["ch09_multiplication"] = {
+    "full": [_ch09(f"mul3-{f}-n{n}", seed=s) for n in CH09_MUL_SIZES for f in CH09_FORMATS for s in range(2)],
+    "quick": [_ch09("mul3-reversed-n1000")],
+}
+GRIDS["ch09_length"] = {
+    "full": [_ch09(f"addition5-{f}-k3", seed=s, recipe="arithmetic_length") for f in CH09_FORMATS for s in range(2)],
+    "quick": [_ch09("addition5-plain-k3", recipe="arithmetic_length")],
+}
+GRIDS["ch09_scale"] = {
+    "full": [
+        _ch09(f"addition3-{f}-n1000", d, n, s) for d, n in CH09_SCALE_SIZES for f in CH09_FORMATS for s in range(2)
+    ],
+    "quick": [_ch09("addition3-reversed-n1000", 16, 1)],
+}
+GRIDS["ch09_code"] = {
+    "full": [{"recipe": "ch09_code", "mix": m, "seed": s} for m in transfer.MIXES for s in range(3)],
+    "quick": [{"recipe": "ch09_code", "mix": "none", "seed": 0}],
 }
 
 

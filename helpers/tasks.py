@@ -27,7 +27,7 @@ al. (2023) do for their training sets.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -45,7 +45,12 @@ SCRATCH_ALPHABET = ALPHABET + ":;"  # ...and a scratchpad line
 @dataclass
 class AdditionTask:
     """Addition of two ``digits``-digit numbers in answer format ``fmt``, with ``n_train`` training and
-    ``n_test`` test problems drawn (without overlap) by ``seed``. Invalid values raise ``ValueError``."""
+    ``n_test`` test problems drawn (without overlap) by ``seed``. Invalid values raise ``ValueError``.
+
+    ``operand_digits=m`` (at most ``digits``) draws shorter problems written at the same width: the larger
+    operand has exactly ``m`` digits and the leading columns are zero padding. A model trained on
+    ``m = 3`` and tested on ``m = 4, 5`` at width 5 measures length generalisation with nothing but the
+    digits changed (chapter 9)."""
 
     digits: int = 3
     fmt: str = "plain"
@@ -53,6 +58,7 @@ class AdditionTask:
     n_test: int = 1_000
     balance_carries: bool = True
     seed: int = 0
+    operand_digits: int | None = None
     _split: dict = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -64,13 +70,23 @@ class AdditionTask:
         need(self.fmt in FORMATS, "fmt", f"choose one of {FORMATS}")
         need(isinstance(self.n_train, int) and self.n_train >= 1, "n_train", "need at least 1 training problem")
         need(isinstance(self.n_test, int) and self.n_test >= 1, "n_test", "need at least 1 test problem")
-        space = 10 ** (2 * self.digits)
+        need(
+            self.operand_digits is None
+            or (isinstance(self.operand_digits, int) and 1 <= self.operand_digits <= self.digits),
+            "operand_digits",
+            f"use 1 to digits={self.digits}, or None for full-width operands",
+        )
+        space = self._space()
         need(
             self.n_train + self.n_test <= space // 2,
             "n_train",
             f"n_train + n_test = {self.n_train + self.n_test:,} is more than half of the {space:,} distinct "
             f"{self.digits}-digit problems; ask for fewer problems or more digits",
         )
+
+    def _space(self) -> int:
+        """How many distinct problems there are to draw from (an upper bound)."""
+        return 10 ** (2 * (self.operand_digits or self.digits))
 
     # ------------------------------------------------------------------ text
 
@@ -124,7 +140,14 @@ class AdditionTask:
     # ------------------------------------------------------------------ problems
 
     def _sample(self, rng: np.random.Generator) -> tuple[int, int]:
-        n = self.digits
+        if self.operand_digits is None:
+            return self._draw(rng, self.digits)
+        while True:  # the larger operand must have exactly operand_digits digits
+            a, b = self._draw(rng, self.operand_digits)
+            if max(a, b) >= 10 ** (self.operand_digits - 1):
+                return a, b
+
+    def _draw(self, rng: np.random.Generator, n: int) -> tuple[int, int]:
         if not self.balance_carries:
             return int(rng.integers(10**n)), int(rng.integers(10**n))
         carries = set(rng.choice(n, size=int(rng.integers(n + 1)), replace=False).tolist())
@@ -159,18 +182,94 @@ class AdditionTask:
         """All problems of ``split`` as lines of text."""
         return "".join(self.line(a, b) for a, b in self.problems(split))
 
-    def corpus(self) -> Corpus:
+    def corpus(self, tokenizer: CharTokenizer | None = None) -> Corpus:
         """A ``Corpus`` for ``helpers.train.train``: the training lines as the train stream, the test lines as
-        the validation stream, a character tokenizer over the addition alphabet, and ``task`` set to ``self``."""
-        tok = CharTokenizer(self.alphabet)
+        the validation stream, a character tokenizer over the task's alphabet (or ``tokenizer``, e.g. that of
+        a model pretrained on other text, which must know every character), and ``task`` set to ``self``."""
+        tok = _tokenizer(self, tokenizer)
         # the fingerprint (part of every result-cache key) hashes the data itself, so a change to how lines
         # are written can never be answered from a cache filled by the old format
         texts = {split: self.text(split) for split in ("train", "test")}
-        fp = hashlib.sha256("\0".join([self.alphabet, texts["train"], texts["test"]]).encode()).hexdigest()
+        vocab = self.alphabet if tokenizer is None else "".join(tok.chars)
+        fp = hashlib.sha256("\0".join([vocab, texts["train"], texts["test"]]).encode()).hexdigest()
         ids = {s: torch.tensor(tok.encode(texts[s]), dtype=torch.long) for s in ("train", "test")}
         # every line has the same length, and training windows start at the start of a line
-        name = f"addition-{self.digits}-{self.fmt}"
+        name = f"{self.name}-{self.digits}-{self.fmt}"
         return TaskCorpus(name, tok, ids["train"], ids["test"], fp, align=len(self.line(0, 0)), task=self)
+
+    name = "addition"
+
+
+def _tokenizer(task: AdditionTask, tokenizer: CharTokenizer | None) -> CharTokenizer:
+    if tokenizer is None:
+        return CharTokenizer(task.alphabet)
+    missing = sorted(set(task.alphabet) - set(tokenizer.chars))
+    if missing:
+        raise ValueError(
+            f"the tokenizer has no token for {missing} used by {task.name} lines; build it from a text that "
+            "contains the task's alphabet (task.alphabet)"
+        )
+    return tokenizer
+
+
+@dataclass
+class MultiplicationTask(AdditionTask):
+    """A harder column task: a ``digits``-digit number times a one-digit number, in the same three formats::
+
+        plain       047*8=0376
+        reversed    047*8=6730
+        scratchpad  047*8=7*8+0=56;4*8+5=37;0*8+3=03:0376
+
+    Each scratchpad column is "digit * multiplier + carry in = two-digit column value"; unlike addition,
+    the carry can be anything from 0 to 8, and each column needs the multiplication table. Problems are
+    drawn uniformly, with multipliers 2 to 9 (``balance_carries`` does not apply); ``operand_digits`` is
+    not supported."""
+
+    name = "multiplication"
+
+    def __post_init__(self) -> None:
+        if self.operand_digits is not None:
+            raise ValueError("MultiplicationTask.operand_digits: not supported; leave it None")
+        super().__post_init__()
+
+    def _space(self) -> int:
+        return 8 * 10**self.digits
+
+    def prompt(self, a: int, b: int) -> str:
+        """The question, e.g. ``'047*8='``."""
+        return f"{a:0{self.digits}d}*{b}="
+
+    @property
+    def alphabet(self) -> str:
+        """Every character a line can contain (the scratchpad writes ``+`` for the carry)."""
+        return "\n*+0123456789=" + (":;" if self.fmt == "scratchpad" else "")
+
+    def answer(self, a: int, b: int) -> str:
+        """The product in this task's digit order, e.g. ``'0376'`` (plain, scratchpad) or ``'6730'`` (reversed)."""
+        s = f"{a * b:0{self.answer_len}d}"
+        return s[::-1] if self.fmt == "reversed" else s
+
+    def target(self, a: int, b: int) -> str:
+        """Everything after the prompt: the column scratchpad (if any), then the answer."""
+        if self.fmt != "scratchpad":
+            return self.answer(a, b)
+        steps, carry = [], 0
+        for pos in range(self.digits):  # least significant column first
+            x = (a // 10**pos) % 10
+            steps.append(f"{x}*{b}+{carry}={x * b + carry:02d}")
+            carry = (x * b + carry) // 10
+        return ";".join(steps) + ":" + self.answer(a, b)
+
+    def carries(self, a: int, b: int) -> int:
+        """How many of the columns of ``a * b`` pass a non-zero carry on."""
+        count = carry = 0
+        for pos in range(self.digits):
+            carry = ((a // 10**pos) % 10 * b + carry) // 10
+            count += carry > 0
+        return count
+
+    def _sample(self, rng: np.random.Generator) -> tuple[int, int]:
+        return int(rng.integers(10**self.digits)), int(rng.integers(2, 10))  # x0 and x1 would be trivial
 
 
 @dataclass(repr=False)
@@ -188,8 +287,26 @@ def addition_corpus(digits: int, fmt: str, n_train: int = 20_000) -> TaskCorpus:
     return AdditionTask(digits=digits, fmt=fmt, n_train=n_train).corpus()
 
 
+def multiplication_corpus(digits: int, fmt: str, n_train: int = 3_000) -> TaskCorpus:
+    """The corpus of ``MultiplicationTask(digits, fmt, n_train)`` with the default test size and seed."""
+    return MultiplicationTask(digits=digits, fmt=fmt, n_train=n_train).corpus()
+
+
+def length_corpus(digits: int, fmt: str, operand_digits: int, n_train: int = 4_000) -> TaskCorpus:
+    """The corpus of ``AdditionTask(digits, fmt, n_train, operand_digits=...)``: short problems written wide,
+    for length generalisation (``length_scores``)."""
+    return AdditionTask(digits=digits, fmt=fmt, n_train=n_train, operand_digits=operand_digits).corpus()
+
+
 @torch.no_grad()
-def evaluate(model, task: AdditionTask, split: str = "test", limit: int | None = None, batch_size: int = 1000) -> dict:
+def evaluate(
+    model,
+    task: AdditionTask,
+    split: str = "test",
+    limit: int | None = None,
+    batch_size: int = 1000,
+    tokenizer: CharTokenizer | None = None,
+) -> dict:
     """Score ``model`` on the problems of ``split`` (the first ``limit`` of them) by greedy decoding.
 
     Returns the mean of four metrics over problems (Schaeffer et al. 2023 contrast them):
@@ -198,9 +315,10 @@ def evaluate(model, task: AdditionTask, split: str = "test", limit: int | None =
     (log-probability, in nats, of the whole correct target given the prompt: for a scratchpad, of the
     correct working and answer together); plus ``per_position``
     (accuracy of each answer position, in the order the model writes them), ``correct_counts`` (how
-    many problems got 0, 1, ..., L digits right), ``n`` and the model's ``answers`` (strings).
+    many problems got 0, 1, ..., L digits right), ``n`` and the model's ``answers`` (strings). Pass the
+    ``tokenizer`` of the corpus the model was trained on if it was not the task's own.
     """
-    tok = CharTokenizer(task.alphabet)
+    tok = _tokenizer(task, tokenizer)
     problems = task.problems(split)[:limit]
     if not problems:
         raise ValueError(f"limit={limit}: no problems left to score")
@@ -235,6 +353,50 @@ def sweep_scores(model, corpus: TaskCorpus) -> dict:
     cached sweep keeps of each trained model (``helpers.sweep.EVALUATORS``)."""
     if getattr(corpus, "task", None) is None:
         raise ValueError(f"corpus {corpus.name!r} was not made by a task; build it with AdditionTask(...).corpus()")
-    scores = evaluate(model, corpus.task)
+    scores = evaluate(model, corpus.task, tokenizer=corpus.tokenizer)
+    return _compact(scores)
+
+
+def _compact(scores: dict) -> dict:
+    scores = dict(scores)
     scores.pop("answers")
     return {k: [round(x, 4) for x in v] if k == "per_position" else v for k, v in scores.items()}
+
+
+def length_scores(model, corpus: TaskCorpus, extra: int = 2, n_test: int = 500) -> dict:
+    """Length generalisation: ``sweep_scores`` on the corpus's own test split (its operand length ``k``) and,
+    under ``"k+1"``, ``"k+2"``, ..., on ``n_test`` problems whose larger operand has ``k + 1``, ``k + 2``, ...
+    digits, written at the same width. Such problems can never appear in training."""
+    task = corpus.task
+    k = task.operand_digits or task.digits
+    if k + extra > task.digits:
+        raise ValueError(
+            f"operand_digits={k} leaves no room for {extra} longer lengths at width digits={task.digits}; "
+            f"train with operand_digits <= {task.digits - extra}"
+        )
+    out = {"k": sweep_scores(model, corpus)}
+    for j in range(1, extra + 1):
+        longer = replace(task, operand_digits=k + j, n_train=1, n_test=n_test, seed=task.seed + 100 + j)
+        out[f"k+{j}"] = _compact(evaluate(model, longer, tokenizer=corpus.tokenizer))
+    return out
+
+
+def answer_with_working(model, task: AdditionTask, a: int, b: int, tokenizer: CharTokenizer | None = None) -> dict:
+    """Ask ``model`` the problem ``a`` op ``b`` of ``task`` by greedy decoding and return the ``prompt``, what it
+    ``wrote`` (scratchpad and answer), its ``answer`` read as an integer in plain digit order, the ``truth``
+    and whether it is ``correct``; for the chapter's type-a-problem cell."""
+    limit = 10**task.digits
+    if not (0 <= a < limit and 0 <= b < (10 if task.name == "multiplication" else limit)):
+        raise ValueError(
+            f"({a}, {b}): this task takes operands below {limit:,}"
+            + (" and a one-digit multiplier" if task.name == "multiplication" else "")
+        )
+    tok = tokenizer or CharTokenizer(task.alphabet)
+    prompt = task.prompt(a, b)
+    ids = torch.tensor([tok.encode(prompt)], device=next(model.parameters()).device)
+    wrote = tok.decode(generate(model, ids, task.target_len, temperature=0)[0, ids.shape[1] :])
+    digits = wrote[-task.answer_len :]
+    plain = digits[::-1] if task.fmt == "reversed" else digits
+    truth = a * b if task.name == "multiplication" else a + b
+    value = int(plain) if plain.isdigit() else None
+    return {"prompt": prompt, "wrote": wrote, "answer": value, "truth": truth, "correct": value == truth}
