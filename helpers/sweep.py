@@ -44,6 +44,7 @@ from . import __version__, icl, transfer
 from .cache import code_version
 from .data import DATA_DIR, Corpus, load_corpus
 from .recipes import RECIPES
+from .rl import overoptimisation_run
 from .tasks import FORMATS as ADDITION_FORMATS
 from .tasks import addition_corpus, length_corpus, length_scores, multiplication_corpus, sweep_scores
 from .train import select_device, train
@@ -323,6 +324,18 @@ GRIDS["ch09_scale"] = {
 GRIDS["ch09_code"] = {
     "full": [{"recipe": "ch09_code", "mix": m, "seed": s} for m in transfer.MIXES for s in range(3)],
     "quick": [{"recipe": "ch09_code", "mix": "none", "seed": 0}],
+}
+
+# chapter 10, learning from human preferences (helpers.rl): reward models trained on 250 to 8,000 labelled pairs
+# (three seeds each), each scored by held-out accuracy, best-of-n (exact curve from 8,192 SFT samples) and PPO at
+# KL coefficient 0.05; and PPO at seven KL coefficients with the 2,000-pair reward model of seed 0
+RUNNERS["ch10_overopt"] = overoptimisation_run
+CH10_PAIRS = (250, 500, 1000, 2000, 4000, 8000)
+CH10_KL_COEFS = (0.0, 0.003, 0.01, 0.02, 0.05, 0.1, 0.2)
+GRIDS["ch10_overopt"] = {
+    "full": [{"recipe": "ch10_overopt", "pairs": p, "seed": s, "kl_coef": 0.05} for p in CH10_PAIRS for s in range(3)]
+    + [{"recipe": "ch10_overopt", "pairs": 2000, "seed": 0, "kl_coef": k} for k in CH10_KL_COEFS if k != 0.05],
+    "quick": [{"recipe": "ch10_overopt", "pairs": 250, "seed": 0, "kl_coef": 0.05}],
 }
 
 
