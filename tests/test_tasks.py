@@ -4,7 +4,15 @@ import torch
 from helpers.data import load_corpus
 from helpers.metrics import answer_logprob, digit_accuracy, edit_distance
 from helpers.model import GPT, GPTConfig
-from helpers.tasks import FORMATS, AdditionTask, evaluate, sweep_scores
+from helpers.tasks import (
+    FORMATS,
+    AdditionTask,
+    MultiplicationTask,
+    answer_with_working,
+    evaluate,
+    length_scores,
+    sweep_scores,
+)
 from helpers.train import TrainConfig, train
 
 
@@ -160,3 +168,65 @@ def test_the_fingerprint_follows_the_data_not_just_the_settings(monkeypatch):
     assert task.corpus().fingerprint == before  # same text, same fingerprint
     monkeypatch.setattr(AdditionTask, "prompt", lambda self, a, b: f"{b:02d}+{a:02d}=")
     assert task.corpus().fingerprint != before
+
+
+def test_multiplication_lines_in_the_three_formats():
+    plain, rev, pad = (MultiplicationTask(3, f, n_train=500, n_test=100) for f in FORMATS)
+    assert plain.line(47, 8) == "047*8=0376\n" and rev.line(47, 8) == "047*8=6730\n"
+    assert pad.line(47, 8) == "047*8=7*8+0=56;4*8+5=37;0*8+3=03:0376\n"
+    assert pad.line(999, 9) == "999*9=9*9+0=81;9*9+8=89;9*9+8=89:8991\n"
+    assert pad.carries(999, 9) == 3 and pad.carries(100, 2) == 0
+    for a, b in pad.problems("train")[:300]:
+        assert 2 <= b <= 9 and len(pad.line(a, b)) == len(pad.line(0, 2))
+        assert pad.target(a, b).endswith(pad.answer(a, b)) and int(pad.answer(a, b)) == a * b
+    assert set(pad.problems("train")).isdisjoint(pad.problems("test"))
+    assert pad.corpus().name == "multiplication-3-scratchpad"
+    with pytest.raises(ValueError, match="more than half"):
+        MultiplicationTask(3, n_train=3500, n_test=1000)
+    with pytest.raises(ValueError, match="operand_digits"):
+        MultiplicationTask(3, operand_digits=2)
+
+
+def test_short_operands_written_wide_for_length_generalisation():
+    task = AdditionTask(5, "reversed", n_train=300, n_test=50, operand_digits=3)
+    for a, b in task.problems("train") + task.problems("test"):
+        assert max(a, b) >= 100 and max(a, b) < 1000
+    assert task.line(123, 45) == "00123+00045=861000\n"
+    # the default draw is unchanged by the new option (cached sweeps depend on it)
+    assert AdditionTask(3, n_train=5, n_test=2).problems() == AdditionTask(3, n_train=5, n_test=2, seed=0).problems()
+    with pytest.raises(ValueError, match="operand_digits"):
+        AdditionTask(3, operand_digits=4)
+
+
+def test_length_scores_test_on_longer_operands_than_trained():
+    corpus = AdditionTask(4, "plain", n_train=200, n_test=30, operand_digits=2).corpus()
+    model = GPT(GPTConfig(vocab_size=corpus.vocab_size, context=64, n_layer=1, n_head=1, d_model=8))
+    scores = length_scores(model, corpus, n_test=20)
+    assert set(scores) == {"k", "k+1", "k+2"} and scores["k"]["n"] == 30 and scores["k+2"]["n"] == 20
+    assert "answers" not in scores["k+1"]
+    with pytest.raises(ValueError, match="operand_digits <= 2"):
+        length_scores(model, AdditionTask(4, n_train=100, n_test=10, operand_digits=3).corpus())
+
+
+def test_a_foreign_tokenizer_must_know_the_alphabet():
+    from helpers.tokenizer import CharTokenizer
+
+    wide = CharTokenizer("abc" + AdditionTask(2, "scratchpad", n_train=50, n_test=10).alphabet)
+    corpus = AdditionTask(2, "scratchpad", n_train=50, n_test=10).corpus(tokenizer=wide)
+    assert corpus.tokenizer is wide and corpus.vocab_size == 18
+    assert corpus.fingerprint != AdditionTask(2, "scratchpad", n_train=50, n_test=10).corpus().fingerprint
+    with pytest.raises(ValueError, match="no token for"):
+        AdditionTask(2, "scratchpad", n_train=50, n_test=10).corpus(tokenizer=CharTokenizer("0123456789+=\n"))
+
+
+def test_answer_with_working_reads_the_models_answer():
+    task = AdditionTask(2, "reversed", n_train=50, n_test=10)
+    model = GPT(GPTConfig(vocab_size=13, context=32, n_layer=1, n_head=1, d_model=8))
+    out = answer_with_working(model, task, 47, 38)
+    assert out["prompt"] == "47+38=" and len(out["wrote"]) == task.target_len and out["truth"] == 85
+    assert out["correct"] == (out["answer"] == 85)
+    with pytest.raises(ValueError, match="operands below 100"):
+        answer_with_working(model, task, 100, 1)
+    mul = MultiplicationTask(2, "plain", n_train=50, n_test=10)
+    with pytest.raises(ValueError, match="one-digit multiplier"):
+        answer_with_working(model, mul, 12, 12)
