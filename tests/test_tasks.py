@@ -8,6 +8,7 @@ from helpers.tasks import (
     FORMATS,
     AdditionTask,
     MultiplicationTask,
+    SubtractionTask,
     answer_with_working,
     evaluate,
     length_scores,
@@ -230,3 +231,16 @@ def test_answer_with_working_reads_the_models_answer():
     mul = MultiplicationTask(2, "plain", n_train=50, n_test=10)
     with pytest.raises(ValueError, match="one-digit multiplier"):
         answer_with_working(model, mul, 12, 12)
+
+
+def test_subtraction_lines_borrow_column_by_column():
+    plain, rev, pad = (SubtractionTask(3, f, n_train=500, n_test=100) for f in FORMATS)
+    assert plain.line(385, 47) == "385-047=338\n" and rev.line(385, 47) == "385-047=833\n"
+    assert pad.line(385, 47) == "385-047=5-7-0=18;8-4-1=03;3-0-0=03:338\n"
+    assert pad.line(1000 - 1, 999) == "999-999=9-9-0=00;9-9-0=00;9-9-0=00:000\n"
+    assert pad.carries(100, 1) == 2 and pad.carries(385, 47) == 1  # 100 - 1: the units and tens borrow
+    for a, b in pad.problems("train")[:300]:
+        assert a >= b and len(pad.target(a, b)) == pad.target_len and int(pad.answer(a, b)) == a - b
+    model = GPT(GPTConfig(vocab_size=pad.corpus().vocab_size, context=64, n_layer=1, n_head=1, d_model=8))
+    with pytest.raises(ValueError, match="a >= b"):
+        answer_with_working(model, pad, 3, 5)
