@@ -6,12 +6,15 @@
 - ``METRICS`` / ``metric_values`` / ``plot_metric``: chapter 6's model family scored one way, as numbers and a figure.
 - ``metric_explorer``: pick the metric and the partial-credit threshold and watch the curve change shape.
 - ``head_explorer``: pick a layer and head of a transformer and see its attention pattern (chapter 7).
+- ``parse_problem`` / ``solver_rows`` / ``problem_solver``: type an arithmetic problem and read each model's
+  working and answer (chapter 9).
 """
 
 from __future__ import annotations
 
 import html
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +22,7 @@ import numpy as np
 
 from .metrics import at_least_k_right
 from .plots import attention_heatmap
+from .tasks import answer_with_working
 
 
 @dataclass(frozen=True)
@@ -209,3 +213,62 @@ def head_explorer(patterns, scores, layer: int = 0, head: int = 0, score_name: s
     head_menu.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([layer_menu, head_menu]), image])
+
+
+# ----------------------------------------------------------------------------- chapter 9: type a problem
+
+
+def parse_problem(text: str) -> tuple[int, str, int]:
+    """``"385 + 47"`` -> ``(385, "+", 47)``; the operator is ``+``, ``-`` or ``*``. Anything else raises a
+    ``ValueError`` that says what a problem looks like."""
+    match = re.fullmatch(r"\s*(\d+)\s*([-+*])\s*(\d+)\s*=?\s*", text)
+    if not match:
+        raise ValueError(f"{text!r} is not a problem; type two whole numbers with +, - or * between them, e.g. 385+47")
+    return int(match[1]), match[2], int(match[3])
+
+
+OPERATORS = {"addition": "+", "subtraction": "-", "multiplication": "*"}
+
+
+def solver_rows(models: dict, text: str) -> list[list[str]]:
+    """One row per model (``models``: name -> ``(model, task)``, a task from ``helpers.tasks``) whose task
+    matches the operator of the problem ``text``: the model's name, the prompt, everything it wrote after the
+    ``=`` (working and answer), its answer, and ✓ or ✗. A problem a task cannot take gets a row saying why."""
+    a, op, b = parse_problem(text)
+    rows = []
+    for name, (model, task) in models.items():
+        if OPERATORS[task.name] != op:
+            continue
+        try:
+            out = answer_with_working(model, task, a, b)
+        except ValueError as err:
+            rows.append([name, "", str(err), "", ""])
+            continue
+        shown = "—" if out["answer"] is None else str(out["answer"])
+        rows.append([name, out["prompt"], out["wrote"], shown, "✓" if out["correct"] else f"✗ (true {out['truth']})"])
+    if not rows:
+        known = ", ".join(sorted({OPERATORS[t.name] for _, t in models.values()}))
+        raise ValueError(f"no model here answers {op!r} problems; use {known}")
+    return rows
+
+
+SOLVER_HEADERS = ["model", "prompt", "what it wrote", "answer", ""]
+
+
+def problem_solver(models: dict, value: str = "385+47"):
+    """A text box for a problem and a table of what each model in ``models`` (name -> ``(model, task)``)
+    writes for it (``solver_rows``), redrawn on every change; a malformed problem shows its error instead."""
+    import ipywidgets as widgets
+
+    box = widgets.Text(value=value, description="problem", continuous_update=False)
+    table = widgets.HTML()
+
+    def redraw(change=None) -> None:
+        try:
+            table.value = _html_table(SOLVER_HEADERS, solver_rows(models, box.value))
+        except ValueError as err:
+            table.value = f"<p>{html.escape(str(err))}</p>"
+
+    box.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([box, table])

@@ -111,3 +111,41 @@ def test_head_explorer_redraws_the_chosen_head():
     assert bytes(image.value) != before and bytes(image.value)[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="must be \\(layers, heads, T, T\\)"):
         head_explorer(patterns[0], scores)
+
+
+def test_parse_problem_accepts_three_operators_and_explains_bad_input():
+    from helpers.widgets import parse_problem
+
+    assert parse_problem(" 385 + 47 = ") == (385, "+", 47)
+    assert parse_problem("12*7") == (12, "*", 7) and parse_problem("90-9") == (90, "-", 9)
+    for bad in ("", "3 + ", "3/4", "-3+4", "a+b"):
+        with pytest.raises(ValueError, match="two whole numbers"):
+            parse_problem(bad)
+
+
+def test_problem_solver_shows_each_models_working():
+    import ipywidgets as widgets
+
+    from helpers.model import GPT, GPTConfig
+    from helpers.tasks import AdditionTask, MultiplicationTask
+    from helpers.widgets import problem_solver, solver_rows
+
+    add = AdditionTask(2, "scratchpad", n_train=50, n_test=10)
+    mul = MultiplicationTask(2, "reversed", n_train=50, n_test=10)
+    models = {
+        "add": (GPT(GPTConfig(vocab_size=len(add.alphabet), context=64, n_layer=1, n_head=1, d_model=8)), add),
+        "mul": (GPT(GPTConfig(vocab_size=len(mul.alphabet), context=64, n_layer=1, n_head=1, d_model=8)), mul),
+    }
+    rows = solver_rows(models, "47+38")
+    assert len(rows) == 1 and rows[0][0] == "add" and rows[0][1] == "47+38=" and len(rows[0][2]) == add.target_len
+    assert rows[0][4] == "✓" or rows[0][4] == "✗ (true 85)"
+    assert "operands below 100" in solver_rows(models, "470+38")[0][2]  # a problem the task cannot take
+    with pytest.raises(ValueError, match="use \\*, \\+"):
+        solver_rows(models, "47-38")
+    box = problem_solver(models)
+    text, table = box.children
+    assert isinstance(text, widgets.Text) and "operands below 100" in table.value  # the default 385+47
+    text.value = "47*3"
+    assert "47*3=" in table.value and "mul" in table.value
+    text.value = "hello"
+    assert "two whole numbers" in table.value
