@@ -322,8 +322,12 @@ GRIDS["ch09_scale"] = {
     "quick": [_ch09("addition3-reversed-n1000", 16, 1)],
 }
 GRIDS["ch09_code"] = {
-    "full": [{"recipe": "ch09_code", "mix": m, "seed": s} for m in transfer.MIXES for s in range(3)],
-    "quick": [{"recipe": "ch09_code", "mix": "none", "seed": 0}],
+    "full": [
+        {"recipe": "ch09_code", "mix": m, "n_train": 1000, "finetune_steps": 500, "seed": s}
+        for m in transfer.MIXES
+        for s in range(3)
+    ],
+    "quick": [{"recipe": "ch09_code", "mix": "none", "n_train": 1000, "finetune_steps": 500, "seed": 0}],
 }
 
 # chapter 10, learning from human preferences (helpers.rl): reward models trained on 250 to 8,000 labelled pairs

@@ -124,9 +124,9 @@ def code_data_run(
     mix: str,
     seed: int = 0,
     fmt: str = "reversed",
-    n_train: int = 250,
+    n_train: int = 1000,
     pretrain_steps: int = 2000,
-    finetune_steps: int = 2000,
+    finetune_steps: int = 500,
     d_model: int = 32,
     n_layer: int = 2,
     device: str = "auto",
@@ -134,7 +134,8 @@ def code_data_run(
 ) -> dict:
     """Pretrain a model on ``mix`` (``"none"`` skips pretraining) for ``pretrain_steps``, then fine-tune it
     on ``n_train`` 3-digit addition problems in format ``fmt`` with chapter 9's recipe (``recipes.arithmetic``,
-    ``finetune_steps``), and score it on the 1,000 test problems. Both stages share ``seed``. The return
+    ``finetune_steps``: by default a quarter of a from-scratch run, so that a head start shows), and score it
+    on the 1,000 test problems. Both stages share ``seed``. The return
     value is a ``helpers.sweep`` runner's: ``{"metrics", "seconds", "steps", "params", "final_val", ...}``,
     with the fine-tuned ``model`` under ``"model"`` (dropped by the sweep)."""
     if mix not in MIXES:
