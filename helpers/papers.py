@@ -113,4 +113,24 @@ PUBLISHED = {
     # Chan et al. 2022: in-context learning emerges with bursty training data (and many rare classes); without
     # burstiness the model learns in its weights instead
     "chan_bursty": {"name": "Chan et al. 2022", "cite": "chan2022data"},
+    # Christiano et al. 2017: a reward model fitted to pairwise comparisons, P(a ≻ b) = σ(r(a) − r(b)) (Bradley–Terry)
+    "christiano_bt": {
+        "name": "Christiano et al. 2017",
+        "rule": "P(a ≻ b) = σ(r(a) − r(b))",
+        "cite": "christiano2017deep",
+    },
+    # Ouyang et al. 2022 (InstructGPT): SFT -> reward model -> PPO maximising r − β log(π/π_SFT), with β = 0.02
+    "instructgpt": {"name": "Ouyang et al. 2022 (InstructGPT)", "kl_coef": 0.02, "cite": "ouyang2022training"},
+    # Schulman et al. 2017: PPO's clipped objective min(ρA, clip(ρ, 1 − ε, 1 + ε)A), ε = 0.2 in their experiments
+    "ppo": {"name": "Schulman et al. 2017 (PPO)", "clip": 0.2, "cite": "schulman2017proximal"},
+    # Rafailov et al. 2023: DPO's loss −log σ(β[log π/π_ref(y_w) − log π/π_ref(y_l)]), β typically 0.1 to 0.5
+    "dpo": {"name": "Rafailov et al. 2023 (DPO)", "beta_low": 0.1, "beta_high": 0.5, "cite": "rafailov2023direct"},
+    # Gao et al. 2022: with d = √KL, gold reward ≈ d(α − βd) under best-of-n and d(α − β log d) under RL; proxy reward
+    # keeps rising while gold peaks; bigger reward models push the peak out
+    "gao": {
+        "name": "Gao et al. 2022",
+        "bon": "d(α − βd)",
+        "rl": "d(α − β log d)",
+        "cite": "gao2022scaling",
+    },
 }

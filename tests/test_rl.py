@@ -1,0 +1,251 @@
+"""helpers.rl: chapter 10's preference world, losses, estimators, trainers, and its cached sweep."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import rl
+from helpers.cache import ResultCache
+from helpers.model import GPT
+
+WORLD = rl.PreferenceWorld()
+
+
+def tiny_lm(seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(WORLD.model_config(d_model=16, n_layer=1, n_head=2))
+
+
+def encode(strings):
+    tok = WORLD.tokenizer()
+    return torch.tensor([tok.encode(s) for s in strings])
+
+
+# ----------------------------------------------------------------------------- the world
+
+
+def test_gold_reward_counts_targets_and_penalises_doubles():
+    assert WORLD.gold(["abcdefghabcd", "aaabbbbbbbbb", "bbbbbbbbbbbb"]).tolist() == [2.0, 3 - 2 * 2.0, 0.0]
+    assert WORLD.gold(encode(["abababababab"])).tolist() == [6.0]
+
+
+def test_labeller_noiseless_prefers_higher_gold_and_noise_flips_some():
+    a, b = encode(["aaabbbbbbbbb", "abababababab"] * 50), encode(["bbbbbbbbbbbb", "acbbbbbbbbbb"] * 50)
+    clean = rl.PreferenceWorld(noise=0)
+    chosen, rejected = clean.label_pairs(a, b)
+    assert (clean.gold(chosen) >= clean.gold(rejected)).all()
+    assert clean.label_ceiling(a, b) == 1.0
+    chosen, rejected = rl.PreferenceWorld(noise=2.0).label_pairs(a, b, seed=1)
+    flipped = (WORLD.gold(chosen) < WORLD.gold(rejected)).mean()
+    assert 0.05 < flipped < 0.45
+
+
+def test_demonstrations_reach_the_threshold_and_corpora_align():
+    demos = WORLD.demonstrations(50, seed=0)
+    assert len(demos) == 50 and (WORLD.gold(demos) >= WORLD.demo_threshold).all()
+    corpus = WORLD.sft_corpus(200)
+    assert corpus.align == WORLD.line_length and corpus.vocab_size == len(WORLD.letters) + 1
+    assert WORLD.tokenizer().decode(corpus.train[: 2 * WORLD.line_length])[0] == "\n"
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [({"length": 1}, "length"), ({"target": "z"}, "target"), ({"noise": -1.0}, "noise"), ({"demo_bias": 1.0}, "demo")],
+)
+def test_world_rejects_bad_values(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        rl.PreferenceWorld(**kwargs)
+
+
+# ----------------------------------------------------------------------------- losses against hand-computed values
+
+
+def test_dpo_loss_matches_hand_computation():
+    # margin = 0.5 * ((-3 + 3.5) - (-4 + 3.5)) = 0.5; loss = log(1 + e^-0.5)
+    loss, margins = rl.dpo_loss(
+        torch.tensor([-3.0]), torch.tensor([-4.0]), torch.tensor([-3.5]), torch.tensor([-3.5]), beta=0.5
+    )
+    assert margins.item() == pytest.approx(0.5)
+    assert loss.item() == pytest.approx(math.log1p(math.exp(-0.5)), rel=1e-6)
+
+
+def test_dpo_loss_errors():
+    x = torch.zeros(3)
+    with pytest.raises(ValueError, match="beta"):
+        rl.dpo_loss(x, x, x, x, beta=0.0)
+    with pytest.raises(ValueError, match="shapes"):
+        rl.dpo_loss(x, torch.zeros(2), x, x)
+    with pytest.raises(ValueError, match="empty"):
+        rl.dpo_loss(*(torch.zeros(0),) * 4)
+    with pytest.raises(ValueError, match="beta"):
+        rl.DPOConfig(beta=-0.1)
+
+
+def test_ppo_clip_loss_matches_hand_computation():
+    # ratios 1.5, 0.5, 1.5, 0.5 with advantages +1, +1, -1, -1 and eps 0.2:
+    # min(1.5, 1.2) = 1.2; min(0.5, 0.8) = 0.5; min(-1.5, -1.2) = -1.5; min(-0.5, -0.8) = -0.8
+    logp_old = torch.zeros(1, 4)
+    logp = torch.log(torch.tensor([[1.5, 0.5, 1.5, 0.5]]))
+    adv = torch.tensor([[1.0, 1.0, -1.0, -1.0]])
+    assert rl.ppo_clip_loss(logp, logp_old, adv, clip=0.2).item() == pytest.approx(-(1.2 + 0.5 - 1.5 - 0.8) / 4)
+    with pytest.raises(ValueError, match="same shape"):
+        rl.ppo_clip_loss(logp, logp_old, adv[:, :3])
+    with pytest.raises(ValueError, match="clip"):
+        rl.ppo_clip_loss(logp, logp_old, adv, clip=0.0)
+
+
+def test_bradley_terry_loss_and_errors():
+    assert rl.bradley_terry_loss(torch.tensor([1.0]), torch.tensor([0.0])).item() == pytest.approx(
+        math.log1p(math.exp(-1.0))
+    )
+    with pytest.raises(ValueError, match="same shape"):
+        rl.bradley_terry_loss(torch.zeros(3), torch.zeros(2))
+    with pytest.raises(ValueError, match="empty"):
+        rl.bradley_terry_loss(torch.zeros(0), torch.zeros(0))
+
+
+def test_gae_hand_computed():
+    rewards, values = torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.5, 0.5, 0.5]])
+    adv, ret = rl.gae(rewards, values, gamma=1.0, lam=1.0)  # Monte Carlo: every return is 1
+    assert adv.tolist() == [[0.5, 0.5, 0.5]] and ret.tolist() == [[1.0, 1.0, 1.0]]
+    adv, _ = rl.gae(rewards, values, gamma=1.0, lam=0.0)  # one-step TD errors
+    assert adv.tolist() == [[0.0, 0.0, 0.5]]
+    with pytest.raises(ValueError, match="must match"):
+        rl.gae(rewards, values[:, :2])
+
+
+# ----------------------------------------------------------------------------- KL estimators and best-of-n
+
+
+def test_kl_of_a_policy_with_itself_is_zero():
+    lm = tiny_lm()
+    ids = rl.sample(lm, 64, WORLD.length, seed=3)
+    logp = rl.response_logprobs(lm, ids)
+    assert rl.kl_k1(logp, logp).abs().max().item() == 0.0
+    assert rl.kl_k3(logp, logp).abs().max().item() == 0.0
+    assert rl.evaluate_policy(lm, lm, rl.ScalarModel(lm.cfg), WORLD, n=32)["kl"] == 0.0
+    with pytest.raises(ValueError, match="must match"):
+        rl.kl_k1(logp, logp[:, :3])
+
+
+def test_kl_estimators_agree_with_exact_kl_of_one_token():
+    # one-token "policies": the exact KL against sampled k1 and k3 estimates
+    p, q = torch.tensor([0.5, 0.3, 0.2]), torch.tensor([0.2, 0.3, 0.5])
+    exact = float((p * (p / q).log()).sum())
+    x = torch.multinomial(p, 200_000, replacement=True, generator=torch.Generator().manual_seed(0))
+    logp, logq = p.log()[x][:, None], q.log()[x][:, None]
+    assert rl.kl_k1(logp, logq).mean().item() == pytest.approx(exact, abs=0.01)
+    assert rl.kl_k3(logp, logq).mean().item() == pytest.approx(exact, abs=0.01)
+
+
+@pytest.mark.parametrize("n", [2, 4, 16])
+def test_best_of_n_kl_matches_a_sampled_estimate(n):
+    # base: uniform over M outcomes with distinct rewards; best-of-n picks the highest of n draws, so the
+    # outcome of rank i has probability (i/M)^n - ((i-1)/M)^n. Sample best-of-n and estimate the KL.
+    M = 100_000
+    rng = np.random.default_rng(n)
+    draws = rng.integers(1, M + 1, size=(200_000, n)).max(axis=1)  # ranks of best-of-n picks
+    log_ratio = np.log(((draws / M) ** n - ((draws - 1) / M) ** n) * M)
+    assert log_ratio.mean() == pytest.approx(rl.best_of_n_kl(n), abs=0.02)
+    assert rl.best_of_n_kl(1) == 0.0
+    with pytest.raises(ValueError, match="n >= 1"):
+        rl.best_of_n_kl(0)
+
+
+def test_best_of_n_curve_matches_simulation():
+    rng = np.random.default_rng(0)
+    proxy, gold = rng.normal(size=500), rng.normal(size=500)
+    gold = gold + proxy
+    curve = rl.best_of_n_curve(proxy, gold, [1, 4, 32])
+    assert curve["proxy"][0] == pytest.approx(proxy.mean())
+    picks = [rng.choice(500, size=4, replace=False) for _ in range(40_000)]
+    best = [p[np.argmax(proxy[p])] for p in picks]
+    assert curve["gold"][1] == pytest.approx(gold[best].mean(), abs=0.03)
+    assert np.all(np.diff(curve["proxy"]) > 0)
+    with pytest.raises(ValueError, match="n=600"):
+        rl.best_of_n_curve(proxy, gold, [600])
+    with pytest.raises(ValueError, match="same non-empty"):
+        rl.best_of_n_curve(proxy, gold[:10], [1])
+
+
+def test_best_of_n_sampler_returns_the_highest_scoring_response():
+    lm = tiny_lm()
+    rm = rl.ScalarModel(lm.cfg)
+    with torch.no_grad():
+        rm.body.tok_emb.weight.zero_()
+    picks = rl.best_of_n(lm, rm, WORLD, n=4, k=3)
+    assert picks.shape == (3, WORLD.length)
+
+
+def test_fit_gao_recovers_parameters():
+    d = np.linspace(0.2, 4, 20)
+    assert rl.fit_gao(d, rl.gao_bon(d, 1.5, 0.4), "bon") == pytest.approx((1.5, 0.4), rel=1e-4)
+    assert rl.fit_gao(d, rl.gao_rl(d, 1.2, 0.5), "rl") == pytest.approx((1.2, 0.5), rel=1e-4)
+    assert rl.gao_peak(1.5, 0.4, "bon") == pytest.approx(1.875)
+    with pytest.raises(ValueError, match="kind"):
+        rl.fit_gao(d, d, "ppo")
+    with pytest.raises(ValueError, match="at least 3"):
+        rl.fit_gao(d[:2], d[:2])
+
+
+# ----------------------------------------------------------------------------- trainers
+
+
+def test_reward_model_learns_a_trivially_separable_preference(tmp_path):
+    rng = np.random.default_rng(0)
+    letters = list("bcdefgh")
+    good = ["a" + "".join(rng.choice(letters, WORLD.length - 1)) for _ in range(300)]  # starts with 'a'
+    bad = ["b" + "".join(rng.choice(letters, WORLD.length - 1)) for _ in range(300)]
+    c, r = encode(good), encode(bad)
+    res = rl.train_reward_model(
+        tiny_lm(), c[:200], r[:200], epochs=8, lr=3e-3, cache=ResultCache(tmp_path), progress=False
+    )
+    assert rl.preference_accuracy(res.model, c[200:], r[200:]) > 0.95
+    again = rl.train_reward_model(tiny_lm(), c[:200], r[:200], epochs=8, lr=3e-3, cache=ResultCache(tmp_path))
+    assert again.cached and again.losses == res.losses
+    with pytest.raises(ValueError, match="empty"):
+        rl.train_reward_model(tiny_lm(), c[:0], r[:0])
+
+
+def test_ppo_and_dpo_run_and_cache(tmp_path):
+    lm = tiny_lm()
+    rm = rl.ScalarModel.from_lm(lm)
+    cfg = rl.PPOConfig(iterations=2, rollouts=16, minibatch=8)
+    res = rl.train_ppo(lm, rm, WORLD, cfg, eval_every=1, cache=ResultCache(tmp_path), progress=False)
+    assert res.history["iteration"] == [0, 1, 2] and res.history["kl"][0] == 0.0
+    assert rl.train_ppo(lm, rm, WORLD, cfg, eval_every=1, cache=ResultCache(tmp_path), progress=False).cached
+    c, r = rl.sample(lm, 16, WORLD.length, seed=1), rl.sample(lm, 16, WORLD.length, seed=2)
+    dpo = rl.train_dpo(lm, c, r, rl.DPOConfig(epochs=1, batch_size=8), cache=ResultCache(tmp_path), progress=False)
+    assert len(dpo.losses) == 2 and rl.implicit_reward_accuracy(dpo.model, lm, c, r) > 0.5
+    with pytest.raises(ValueError, match="kl_coef"):
+        rl.PPOConfig(kl_coef=-1.0)
+    with pytest.raises(ValueError, match="minibatch"):
+        rl.PPOConfig(rollouts=8, minibatch=16)
+
+
+# ----------------------------------------------------------------------------- the cached sweep stays honest
+
+
+def test_cached_ch10_point_reproduces():
+    """Re-run the cheapest cached point (250 pairs, seed 0) with the thread count it was cached with: the
+    reward model's held-out accuracy, the best-of-n curve and the PPO curve must agree."""
+    from helpers.sweep import load_sweep, run_point
+
+    rows = [
+        r for r in load_sweep("ch10_overopt") if json.loads(r["params"]) == {"pairs": 250, "seed": 0, "kl_coef": 0.05}
+    ]
+    assert len(rows) == 1
+    row = rows[0]
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(row["threads"])
+        fresh = run_point({"recipe": row["recipe"], **json.loads(row["params"])}, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    new, old = json.loads(fresh["metrics"]), row["metrics"]
+    assert new["accuracy"] == pytest.approx(old["accuracy"], abs=0.01)
+    assert new["bon"]["gold"] == pytest.approx(old["bon"]["gold"], abs=0.05)
+    assert new["ppo"]["gold"][-1] == pytest.approx(old["ppo"]["gold"][-1], abs=0.3)
