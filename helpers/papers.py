@@ -77,6 +77,17 @@ PUBLISHED = {
     },
     # Schaeffer et al. 2023: with per-token accuracy p rising smoothly, exact match over L tokens is about p^L
     "schaeffer": {"name": "Schaeffer et al. 2023", "rule": "exact match ≈ p^L", "cite": "schaeffer2023emergent"},
+    # Wei et al. 2022 (Chain-of-thought prompting): PaLM 540B on GSM8K, 17.9% with standard few-shot prompts, 56.9%
+    # with chain-of-thought prompts; the gain appears only at large scale
+    "wei_cot": {
+        "name": "PaLM 540B on GSM8K (Wei et al. 2022)",
+        "standard": 0.179,
+        "cot": 0.569,
+        "cite": "wei2022chain",
+    },
+    # Lee et al. 2023 (Teaching arithmetic to small transformers): a 6-layer character NanoGPT; reversed answers and
+    # scratchpads need far fewer examples than the plain format, which never reaches 100%
+    "lee_formats": {"name": "Lee et al. 2023", "model": "6-layer character NanoGPT", "cite": "lee2023teaching"},
     # Shannon 1951: entropy of printed English, 0.6 to 1.3 bits per letter with long context
     "shannon": {
         "name": "Shannon's estimate for English",
