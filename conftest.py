@@ -5,7 +5,10 @@ pytest is pointed: it sits at the repository root so that `pytest chapters --nbv
   Loopback stays open because Jupyter kernels (nbval) talk to pytest over ZMQ on localhost.
 - **Fresh training.** ``COURSE_CACHE_DIR`` points at an empty temporary folder, so notebooks run by
   nbval train every model from scratch instead of loading the developer's ``.cache/``: the test
-  proves that today's code produces the committed outputs. Kernels inherit the variable.
+  proves that today's code produces the committed outputs. Each notebook gets a folder of its own,
+  set before its kernel starts (kernels inherit the variable): a unit test that trained the same
+  model earlier in the session must not turn the notebook's training (and its progress bar) into a
+  cache hit.
 - **Notebook outputs** are compared by nbval after the sanitisers in ``tests/sanitize.cfg``
   (see that file for what is replaced and why). Images are not compared byte-for-byte (nbval's
   default); every claim a figure makes is also an ``assert`` in the notebook, so it is checked.
@@ -44,6 +47,15 @@ def _guarded_connect(self, address):
 def pytest_configure(config):
     socket.socket.connect = _guarded_connect
     os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-test-cache-")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # before the first cell of each notebook, i.e. before nbval starts its kernel: a fresh result cache
+    path = str(getattr(item, "path", ""))
+    if path.endswith(".ipynb") and os.environ.get("COURSE_CACHE_NOTEBOOK") != path:
+        os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-test-cache-")
+        os.environ["COURSE_CACHE_NOTEBOOK"] = path
 
 
 @pytest.fixture
