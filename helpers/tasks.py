@@ -64,7 +64,7 @@ class AdditionTask:
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, message: str) -> None:
             if not ok:
-                raise ValueError(f"AdditionTask.{name}={getattr(self, name)!r}: {message}")
+                raise ValueError(f"{type(self).__name__}.{name}={getattr(self, name)!r}: {message}")
 
         need(isinstance(self.digits, int) and 1 <= self.digits <= 9, "digits", "use 1 to 9 digits per operand")
         need(self.fmt in FORMATS, "fmt", f"choose one of {FORMATS}")
@@ -72,9 +72,13 @@ class AdditionTask:
         need(isinstance(self.n_test, int) and self.n_test >= 1, "n_test", "need at least 1 test problem")
         need(
             self.operand_digits is None
-            or (isinstance(self.operand_digits, int) and 1 <= self.operand_digits <= self.digits),
+            or (
+                self.short_operands and isinstance(self.operand_digits, int) and 1 <= self.operand_digits <= self.digits
+            ),
             "operand_digits",
-            f"use 1 to digits={self.digits}, or None for full-width operands",
+            f"use 1 to digits={self.digits}, or None for full-width operands"
+            if self.short_operands
+            else "not supported by this task; leave it None",
         )
         space = self._space()
         need(
@@ -109,29 +113,37 @@ class AdditionTask:
         """Every character a line of this task can contain (the tokenizer's vocabulary)."""
         return SCRATCH_ALPHABET if self.fmt == "scratchpad" else ALPHABET
 
+    def value(self, a: int, b: int) -> int:
+        """The true result of the problem: ``a + b``."""
+        return a + b
+
+    def column(self, a: int, b: int, pos: int, carry: int) -> tuple[str, int]:
+        """Column ``pos`` (0 = units) as the scratchpad writes it, given the carry coming in, and the carry
+        going out: ``x+y+c=ss``, whose first digit is the carry out."""
+        x, y = (a // 10**pos) % 10, (b // 10**pos) % 10
+        return f"{x}+{y}+{carry}={x + y + carry:02d}", int(x + y + carry >= 10)
+
+    def _columns(self, a: int, b: int) -> list[tuple[str, int]]:
+        steps, carry = [], 0
+        for pos in range(self.digits):  # least significant column first
+            text, carry = self.column(a, b, pos, carry)
+            steps.append((text, carry))
+        return steps
+
     def answer(self, a: int, b: int) -> str:
         """The answer in this task's digit order, e.g. ``'0432'`` (plain, scratchpad) or ``'2340'`` (reversed)."""
-        s = f"{a + b:0{self.answer_len}d}"
+        s = f"{self.value(a, b):0{self.answer_len}d}"
         return s[::-1] if self.fmt == "reversed" else s
 
     def target(self, a: int, b: int) -> str:
         """Everything the model should write after the prompt: the scratchpad (if any), then the answer."""
         if self.fmt != "scratchpad":
             return self.answer(a, b)
-        steps, carry = [], 0
-        for pos in range(self.digits):  # least significant column first
-            x, y = (a // 10**pos) % 10, (b // 10**pos) % 10
-            steps.append(f"{x}+{y}+{carry}={x + y + carry:02d}")
-            carry = int(x + y + carry >= 10)
-        return ";".join(steps) + ":" + self.answer(a, b)
+        return ";".join(text for text, _ in self._columns(a, b)) + ":" + self.answer(a, b)
 
     def carries(self, a: int, b: int) -> int:
-        """How many of the ``digits`` columns of ``a + b`` produce a carry."""
-        count = carry = 0
-        for pos in range(self.digits):
-            carry = int((a // 10**pos) % 10 + (b // 10**pos) % 10 + carry >= 10)
-            count += carry
-        return count
+        """How many of the ``digits`` columns pass a carry (or, for subtraction, a borrow) on."""
+        return sum(carry > 0 for _, carry in self._columns(a, b))
 
     def line(self, a: int, b: int) -> str:
         """One training example: prompt, target and a newline."""
@@ -198,6 +210,7 @@ class AdditionTask:
         return TaskCorpus(name, tok, ids["train"], ids["test"], fp, align=len(self.line(0, 0)), task=self)
 
     name = "addition"
+    short_operands = True  # whether operand_digits is supported
 
 
 def _tokenizer(task: AdditionTask, tokenizer: CharTokenizer | None) -> CharTokenizer:
@@ -227,10 +240,7 @@ class MultiplicationTask(AdditionTask):
 
     name = "multiplication"
 
-    def __post_init__(self) -> None:
-        if self.operand_digits is not None:
-            raise ValueError("MultiplicationTask.operand_digits: not supported; leave it None")
-        super().__post_init__()
+    short_operands = False
 
     def _space(self) -> int:
         return 8 * 10**self.digits
@@ -244,29 +254,14 @@ class MultiplicationTask(AdditionTask):
         """Every character a line can contain (the scratchpad writes ``+`` for the carry)."""
         return "\n*+0123456789=" + (":;" if self.fmt == "scratchpad" else "")
 
-    def answer(self, a: int, b: int) -> str:
-        """The product in this task's digit order, e.g. ``'0376'`` (plain, scratchpad) or ``'6730'`` (reversed)."""
-        s = f"{a * b:0{self.answer_len}d}"
-        return s[::-1] if self.fmt == "reversed" else s
+    def value(self, a: int, b: int) -> int:
+        """The true result: ``a * b``."""
+        return a * b
 
-    def target(self, a: int, b: int) -> str:
-        """Everything after the prompt: the column scratchpad (if any), then the answer."""
-        if self.fmt != "scratchpad":
-            return self.answer(a, b)
-        steps, carry = [], 0
-        for pos in range(self.digits):  # least significant column first
-            x = (a // 10**pos) % 10
-            steps.append(f"{x}*{b}+{carry}={x * b + carry:02d}")
-            carry = (x * b + carry) // 10
-        return ";".join(steps) + ":" + self.answer(a, b)
-
-    def carries(self, a: int, b: int) -> int:
-        """How many of the columns of ``a * b`` pass a non-zero carry on."""
-        count = carry = 0
-        for pos in range(self.digits):
-            carry = ((a // 10**pos) % 10 * b + carry) // 10
-            count += carry > 0
-        return count
+    def column(self, a: int, b: int, pos: int, carry: int) -> tuple[str, int]:
+        """Column ``pos`` as ``x*b+c=vv`` and its carry out (0 to 8)."""
+        x = (a // 10**pos) % 10
+        return f"{x}*{b}+{carry}={x * b + carry:02d}", (x * b + carry) // 10
 
     def _sample(self, rng: np.random.Generator) -> tuple[int, int]:
         return int(rng.integers(10**self.digits)), int(rng.integers(2, 10))  # x0 and x1 would be trivial
@@ -286,10 +281,7 @@ class SubtractionTask(AdditionTask):
 
     name = "subtraction"
 
-    def __post_init__(self) -> None:
-        if self.operand_digits is not None:
-            raise ValueError("SubtractionTask.operand_digits: not supported; leave it None")
-        super().__post_init__()
+    short_operands = False
 
     def _space(self) -> int:
         return 10 ** (2 * self.digits) // 2
@@ -308,30 +300,15 @@ class SubtractionTask(AdditionTask):
         """The question, e.g. ``'385-047='``."""
         return f"{a:0{self.digits}d}-{b:0{self.digits}d}="
 
-    def answer(self, a: int, b: int) -> str:
-        """The difference in this task's digit order."""
-        s = f"{a - b:0{self.answer_len}d}"
-        return s[::-1] if self.fmt == "reversed" else s
+    def value(self, a: int, b: int) -> int:
+        """The true result: ``a - b``."""
+        return a - b
 
-    def target(self, a: int, b: int) -> str:
-        """Everything after the prompt: the column scratchpad (if any), then the answer."""
-        if self.fmt != "scratchpad":
-            return self.answer(a, b)
-        steps, borrow = [], 0
-        for pos in range(self.digits):
-            x, y = (a // 10**pos) % 10, (b // 10**pos) % 10
-            out = int(x - y - borrow < 0)
-            steps.append(f"{x}-{y}-{borrow}={out}{x - y - borrow + 10 * out}")
-            borrow = out
-        return ";".join(steps) + ":" + self.answer(a, b)
-
-    def carries(self, a: int, b: int) -> int:
-        """How many columns of ``a - b`` borrow."""
-        count = borrow = 0
-        for pos in range(self.digits):
-            borrow = int((a // 10**pos) % 10 - (b // 10**pos) % 10 - borrow < 0)
-            count += borrow
-        return count
+    def column(self, a: int, b: int, pos: int, carry: int) -> tuple[str, int]:
+        """Column ``pos`` as ``x-y-b=od`` (borrow out, result digit), with ``carry`` the borrow coming in."""
+        x, y = (a // 10**pos) % 10, (b // 10**pos) % 10
+        out = int(x - y - carry < 0)
+        return f"{x}-{y}-{carry}={out}{x - y - carry + 10 * out}", out
 
     def _sample(self, rng: np.random.Generator) -> tuple[int, int]:
         a, b = int(rng.integers(10**self.digits)), int(rng.integers(10**self.digits))
@@ -465,6 +442,6 @@ def answer_with_working(model, task: AdditionTask, a: int, b: int, tokenizer: Ch
     wrote = tok.decode(generate(model, ids, task.target_len, temperature=0)[0, ids.shape[1] :])
     digits = wrote[-task.answer_len :]
     plain = digits[::-1] if task.fmt == "reversed" else digits
-    truth = {"multiplication": a * b, "subtraction": a - b}.get(task.name, a + b)
+    truth = task.value(a, b)
     value = int(plain) if plain.isdigit() else None
     return {"prompt": prompt, "wrote": wrote, "answer": value, "truth": truth, "correct": value == truth}
