@@ -190,7 +190,9 @@ def sweep_path(name: str, profile: str = "full") -> Path:
 def _decode_json(row: dict) -> dict:
     """Turn a row's JSON columns back into objects, in place: ``curve`` (evaluations along the run,
     ``{"step": [...], "val": [...]}``, or None where the sweep kept none) and ``metrics`` (task scores beyond
-    the loss, ``{}`` for rows of plain LM sweeps)."""
+    the loss, ``{}`` for rows of plain LM sweeps); and add ``point``, the grid point as a dict (``params``
+    stays the JSON text, so it can still key a dict of rows)."""
+    row["point"] = json.loads(row["params"])
     row["curve"] = json.loads(row["curve"]) if row.get("curve") else None
     row["metrics"] = json.loads(row["metrics"]) if row.get("metrics") else {}
     return row
@@ -231,6 +233,16 @@ def load_provenance(name: str, profile: str = "full") -> dict:
     if not path.exists():
         raise FileNotFoundError(f"no provenance for sweep {name!r} at data/sweeps/{path.name}; rerun the sweep")
     return json.loads(path.read_text())
+
+
+def describe(name: str, profile: str = "full") -> str:
+    """One line on where a cached sweep came from, for a notebook to print beside its results: runs,
+    training time summed over runs, device, torch and the commit it was produced at."""
+    prov = load_provenance(name, profile)
+    return (
+        f"cached sweep {name}: {prov['points']} runs, {prov['train_seconds_all_points'] / 60:.0f} min of "
+        f"training on {prov['device']}, torch {prov['torch']}, commit {prov['commit'][:8]}"
+    )
 
 
 def _params(point: dict) -> str:

@@ -129,6 +129,11 @@ def test_load_provenance(tiny_grid):
         sweep.load_provenance("micro_seeds")
     sweep.run_sweep("micro_seeds", profile="quick", device="cpu")
     assert sweep.load_provenance("micro_seeds", "quick")["points"] == 1
+    line = sweep.describe("micro_seeds", "quick")
+    assert line.startswith("cached sweep micro_seeds: 1 runs,") and "training on cpu" in line and "commit" in line
+    # each row carries its grid point decoded, beside the JSON text
+    (row,) = sweep.load_sweep("micro_seeds", "quick")
+    assert row["point"] == json.loads(row["params"]) and row["point"]["seed"] == row["seed"]
 
 
 def test_points_can_name_their_data_and_store_task_metrics(tiny_grid, monkeypatch):
