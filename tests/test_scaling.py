@@ -1,9 +1,11 @@
-"""Tests for helpers.scaling: each fit recovers known constants from synthetic data.
+"""Tests for helpers.scaling: each fit recovers known constants from synthetic data, and refuses data it
+cannot fit.
 
 Synthetic losses carry multiplicative log-normal noise, L = L_true · exp(σ ε), with fixed seeds, so every
 test is deterministic. Each tolerance is about three standard deviations of the estimator, measured by
 refitting the same design on 30 seeds (numbers in the comments): tight enough to catch a broken fit,
-loose enough not to depend on the particular seed.
+loose enough not to depend on the particular seed. The degenerate cases (rising losses, noise, a single
+value of N or D, losses <= 0) each raise ``ScalingFitError`` with a message naming the cause and the fix.
 """
 
 from __future__ import annotations
@@ -17,10 +19,8 @@ import pytest
 from scipy.optimize import OptimizeResult, check_grad, minimize_scalar
 from scipy.special import huber
 
-from helpers import scaling
 from helpers.scaling import (
     DEFAULT_GRID,
-    HOFFMANN_GRID,
     ScalingFitError,
     bootstrap,
     chinchilla_allocation,
@@ -31,6 +31,8 @@ from helpers.scaling import (
     isoflop_minimum,
     loss_envelope,
 )
+from helpers.scaling import chinchilla as chinchilla_module
+from helpers.scaling import power_laws as power_laws_module
 
 
 def noisy(y: np.ndarray, sigma: float, seed: int) -> np.ndarray:
@@ -155,17 +157,29 @@ def test_chinchilla_objective_gradient_is_right():
     log_n, log_d = np.log(rng.uniform(1e4, 1e6, 20)), np.log(rng.uniform(1e6, 1e8, 20))
     log_l = np.log(rng.uniform(2.0, 4.0, 20))
     args = (log_n, log_d, log_l, 1e-3, 1.0)
-    f = lambda t: scaling._chinchilla_objective(t, *args)[0]
-    g = lambda t: scaling._chinchilla_objective(t, *args)[1]
+    f = lambda t: chinchilla_module._chinchilla_objective(t, *args)[0]
+    g = lambda t: chinchilla_module._chinchilla_objective(t, *args)[1]
     for theta in ([4.0, 4.6, 0.5, 0.34, 0.28], [0.0, 5.0, -1.0, 1.0, 0.5]):
         theta = np.array(theta)
         assert check_grad(f, g, theta, epsilon=1e-7) <= 1e-4 * max(1.0, np.linalg.norm(g(theta)))
 
 
-def test_grids():
-    assert len(list(itertools.product(*HOFFMANN_GRID.values()))) == 4500  # 5 · 5 · 5 · 6 · 6, as in the paper
+# Hoffmann et al. (2022)'s starting points for approach 3: 5 · 5 · 5 · 6 · 6 = 4500
+HOFFMANN_GRID = {
+    "alpha": (0.0, 0.5, 1.0, 1.5, 2.0),
+    "beta": (0.0, 0.5, 1.0, 1.5, 2.0),
+    "e": (-1.0, -0.5, 0.0, 0.5, 1.0),
+    "a": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
+    "b": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
+}
+
+
+def test_default_grid_is_a_subgrid_of_hoffmanns_with_the_same_span():
+    assert len(list(itertools.product(*HOFFMANN_GRID.values()))) == 4500
+    assert len(list(itertools.product(*DEFAULT_GRID.values()))) == 432
     for key, values in DEFAULT_GRID.items():
-        assert set(values) <= set(HOFFMANN_GRID[key])  # the default grid is a subgrid of Hoffmann's
+        assert set(values) <= set(HOFFMANN_GRID[key])
+        assert (min(values), max(values)) == (min(HOFFMANN_GRID[key]), max(HOFFMANN_GRID[key]))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -426,7 +440,7 @@ def test_other_bad_input():
 
 def test_chinchilla_every_start_failing_raises(monkeypatch):
     failed = OptimizeResult(fun=np.nan, x=np.full(5, np.nan), success=False)
-    monkeypatch.setattr(scaling, "minimize", lambda *args, **kwargs: failed)
+    monkeypatch.setattr(chinchilla_module, "minimize", lambda *args, **kwargs: failed)
     N = np.geomspace(1e4, 1e6, 8)
     with pytest.raises(ScalingFitError, match="failed .* from all 432 starting points"):
         fit_chinchilla(N, N * 100, toy_loss(N, N * 100))
@@ -436,7 +450,7 @@ def test_saturating_every_start_failing_raises(monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("residuals are not finite")
 
-    monkeypatch.setattr(scaling, "least_squares", broken)
+    monkeypatch.setattr(power_laws_module, "least_squares", broken)
     with pytest.raises(ScalingFitError, match="failed from all 6 starting points"):
         fit_saturating_power_law(X, 1.7 + (1e5 / X) ** 0.35)
 
@@ -459,3 +473,117 @@ def test_fits_restore_the_blas_thread_count():
     x = np.geomspace(1e3, 1e6, 12)
     fit_saturating_power_law(x, 1.5 + (1e4 / x) ** 0.3)
     assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
+
+
+# ---------------------------------------------------------------------------------------------------
+# Degenerate data: each case raises ScalingFitError naming the cause and the fix
+# ---------------------------------------------------------------------------------------------------
+
+N_GRID, D_GRID = (g.ravel() for g in np.meshgrid(np.geomspace(1e4, 1e6, 8), np.geomspace(1e6, 1e8, 5)))
+
+
+def test_scaling_fit_error_is_a_value_error_and_a_runtime_error():
+    assert issubclass(ScalingFitError, ValueError) and issubclass(ScalingFitError, RuntimeError)
+
+
+@pytest.mark.parametrize(
+    "losses",
+    [
+        toy_loss(1e10 / N_GRID, 1e14 / D_GRID),  # the toy law run backwards: loss rises with N and D
+        1.0 + 0.1 * np.log(N_GRID) + 0.05 * np.log(D_GRID),
+    ],
+    ids=["toy-law-reversed", "log-linear"],
+)
+def test_chinchilla_refuses_rising_losses(losses):
+    # criterion: α within BOUND_TOL = 1e-3 of its lower bound 0 (here α = 0 exactly)
+    with pytest.raises(ScalingFitError, match="α = 0 sits at the bound 0 .*does not fall with N.*wider range of N"):
+        fit_chinchilla(N_GRID, D_GRID, losses)
+
+
+def test_chinchilla_refuses_losses_that_ignore_n():
+    # L(D) only: α ends at 0, the same criterion
+    with pytest.raises(ScalingFitError, match="α = 0 sits at the bound 0"):
+        fit_chinchilla(N_GRID, D_GRID, 1.8 + 100 / D_GRID**0.28)
+
+
+def test_chinchilla_refuses_losses_that_ignore_d():
+    # L(N) only: β wanders to 6.5 with B/D^β ~ 1e-28 nats: the term changes L by less than TERM_MIN = 0.1%
+    match = r"the term B/D\^β changes the fitted loss by only .* nats .*does not depend on D.*wider range of D"
+    with pytest.raises(ScalingFitError, match=match):
+        fit_chinchilla(N_GRID, D_GRID, 1.8 + 60 / N_GRID**0.34)
+
+
+def test_chinchilla_refuses_constant_losses():
+    with pytest.raises(ScalingFitError, match=r"the term A/N\^α changes the fitted loss by only"):
+        fit_chinchilla(N_GRID, D_GRID, np.full(N_GRID.size, 2.0))
+
+
+@pytest.mark.parametrize(
+    "seed, match",
+    [
+        (0, "β = 10 sits at the bound 10 .*drops like a step.*wider range of D"),  # criterion: β within 1e-3 of 10
+        (6, r"R² = 0.00\d+ of the variance of log L \(less than 0.5\).*noise"),  # criterion: R² of log L < 0.5
+    ],
+    ids=["beta-at-10", "low-r2"],
+)
+def test_chinchilla_refuses_pure_noise(seed, match):
+    noise = np.exp(np.random.default_rng(seed).normal(0.7, 0.05, N_GRID.size))  # 5% scatter, no trend
+    with pytest.raises(ScalingFitError, match=match):
+        fit_chinchilla(N_GRID, D_GRID, noise)
+
+
+def test_chinchilla_needs_three_distinct_values_of_n_and_d():
+    D = np.geomspace(1e6, 1e8, 8)
+    with pytest.raises(ScalingFitError, match="need at least 3 distinct values of N .* got 1: add runs of other model"):
+        fit_chinchilla(np.full(8, 1e5), D, toy_loss(1e5, D))
+    N = np.geomspace(1e4, 1e6, 8)
+    with pytest.raises(ScalingFitError, match="need at least 3 distinct values of D .* got 1: add runs on other"):
+        fit_chinchilla(N, np.full(8, 1e7), toy_loss(N, 1e7))
+    N2 = np.tile([1e4, 1e5], 4)
+    with pytest.raises(ScalingFitError, match="distinct values of N .* got 2"):
+        fit_chinchilla(N2, D, toy_loss(N2, D))
+
+
+def test_chinchilla_reports_r2(toy_fit):
+    assert toy_fit.r2 > 0.99  # 0.5% noise on a law that spans about a factor 2 in L
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (1.0 + 0.1 * np.log(X), r"α = .* sits at the bound 0 .*x_c would be infinite"),  # rising: α -> 0
+        (np.full(X.size, 2.0), "sits at the bound 0"),  # flat: α -> 0
+        (np.exp(np.random.default_rng(1).normal(0.7, 0.05, X.size)), r"R² = .* \(less than 0.5\).*noise"),
+    ],
+    ids=["rising", "flat", "noise"],
+)
+def test_saturating_power_law_refuses_data_without_a_falling_trend(y, match):
+    with pytest.raises(ScalingFitError, match=match):
+        fit_saturating_power_law(X, y)
+
+
+@pytest.mark.parametrize("bad, index", [(-1.0, 0), (0.0, 2)])
+def test_isoflop_minimum_refuses_non_positive_losses(bad, index):
+    N = np.geomspace(1e4, 1e6, 5)
+    L = 3.0 + 0.05 * (np.log(N) - math.log(1e5)) ** 2
+    with pytest.raises(ScalingFitError, match=r"L must be > 0 .* at index \[0, 1, 2, 3, 4\]"):
+        isoflop_minimum(N, -L)
+    L[index] = bad
+    with pytest.raises(ScalingFitError, match=rf"L must be > 0 because it is a loss.*at index \[{index}\]: drop or"):
+        isoflop_minimum(N, L)
+    L[index] = np.nan
+    with pytest.raises(ScalingFitError, match=rf"L contains NaN or inf at index \[{index}\]"):
+        isoflop_minimum(N, L)
+
+
+def test_envelope_refuses_non_positive_losses():
+    c = np.array([1.0, 2.0])
+    with pytest.raises(ScalingFitError, match=r"L of run 1 must be > 0 because it is a loss.*index \[1\]"):
+        loss_envelope([(c, np.array([2.0, 1.0])), (c, np.array([2.0, -1.0]))], [1, 2])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp:RuntimeWarning")  # the optimiser's probes
+def test_bootstrap_reports_degenerate_refits():
+    rising = 1.0 + 0.1 * np.log(X)  # every resample rises too, so every refit is refused
+    with pytest.raises(ScalingFitError, match="all 20 refits failed: ScalingFitError: .*sits at the bound 0"):
+        bootstrap(fit_saturating_power_law, X, rising, n=20)
