@@ -64,3 +64,22 @@ def corpus():
     from helpers.data import load_corpus
 
     return load_corpus("kjv", max_chars=200_000)
+
+
+@pytest.fixture
+def auto_device_unavailable(monkeypatch):
+    """``COURSE_DEVICE`` names a device this machine lacks, so ``select_device("auto")`` raises: a trainer
+    that ignores the ``device=`` it was given (and falls back to "auto") fails the test that uses this."""
+    import torch
+
+    absent = next((d for d in ("cuda", "mps") if not _has_device(torch, d)), None)
+    if absent is None:
+        pytest.skip("this machine has both cuda and mps; no absent device to point COURSE_DEVICE at")
+    monkeypatch.setenv("COURSE_DEVICE", absent)
+    return absent
+
+
+def _has_device(torch, kind: str) -> bool:
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()

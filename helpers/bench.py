@@ -1,48 +1,20 @@
-"""Throughput benchmark: how fast does the course train, and what do the trainer's extras cost?
+"""Throughput benchmark: tokens per second and model FLOPs utilisation of the course's training.
 
-Run ``python -m helpers.bench`` (``--help`` for the options). For three tiny GPTs (char vocabulary
-of the bundled KJV corpus, context 64, batch 32, 4 heads) it measures tokens per second of three
-ways to train:
+``python -m helpers.bench`` (``--help`` for the options) trains three tiny GPTs (character vocabulary of
+the bundled corpus, context 64, batch 32, 4 heads) three ways:
 
-``trainer``
-    ``helpers.train.Trainer`` as a notebook uses it: ``TrainConfig`` defaults, so periodic
-    evaluation (every ``eval_every=100`` steps and at the end, on ``eval_batches=4`` fixed batches
-    per split), the ``History`` and the progress bar are all on. The bar is enabled
-    (``progress=True``) but writes to a discarded in-memory stream so that the report stays
-    readable; tqdm refreshes at most every 0.5 s, so the terminal write it skips is negligible,
-    while its per-step bookkeeping is still paid.
-``bare``
-    The same ``helpers.model.GPT`` trained by a bare PyTorch loop: the same ``BatchSampler`` and
-    seed, the same AdamW parameter groups and hyper-parameters, the same warmup + cosine schedule
-    and the same gradient clipping, so it does exactly the trainer's arithmetic
-    (``tests/test_bench.py`` checks that the weights come out equal), but no evaluation, no
-    history, no ``loss.item()``, no progress bar, no callbacks.
-``reference``
-    ``ReferenceGPT``, a lean GPT of the same shape written here in the nanoGPT style
-    (``F.scaled_dot_product_attention``, pre-LayerNorm, tied weights, no dropout modules), trained
-    by the same bare loop. It has exactly as many parameters as the helpers GPT.
+- ``trainer``: ``helpers.train.Trainer`` as a notebook uses it (``TrainConfig`` defaults: evaluation every
+  100 steps, the history, a progress bar writing to a discarded stream);
+- ``bare``: the same GPT in a bare PyTorch loop doing exactly the trainer's arithmetic (same sampler, seed,
+  AdamW groups, schedule and clipping; ``tests/test_bench.py`` checks the weights come out equal), nothing else;
+- ``reference``: ``ReferenceGPT``, a lean nanoGPT-style GPT of the same shape and parameter count, in the
+  bare loop.
 
-How it is timed, so that the comparison is fair:
-
-- each variant first warms up on its model for ``--warmup`` steps (a throwaway run of the same
-  kind: allocations, kernel selection, the evaluation path);
-- then each variant trains one run of ``steps`` steps, cut into ``--repeats`` slices. Round ``r``
-  times slice ``r`` of every variant, in an order that rotates from round to round, so a change
-  in machine load hits all three alike;
-- throughput is total tokens over total time of the slices. A median of slices would be unfair to
-  the trainer: its evaluations land in some slices only, and a median would drop them. The trainer
-  run is a real run of ``steps`` steps, so it evaluates ``ceil(steps / 100)`` times, as a course
-  run of that length does; the default step counts are multiples of 100, which makes the
-  evaluation cost exactly what it is in a course run (one evaluation per 100 steps);
-- many short rounds (10 by default) cancel slow drifts in machine speed better than a few long
-  ones, and cost nothing extra;
-- helpers/reference is also computed per round (a paired ratio of adjacent slices, which
-  evaluations do not disturb); two standard errors of their mean give the noise ("±" in the
-  table), and helpers/reference counts as ">= 1 within noise" when the ratio plus that is >= 1.
-
-MFU (model FLOPs utilisation) is ``flops_per_token(cfg, head=True) * tokens/s`` over the peak
-float32 matmul rate, measured before and after the configs (best of several timed ``torch.matmul``
-calls each time, best of both).
+Each variant warms up, then trains one run cut into ``--repeats`` slices; round ``r`` times slice ``r`` of
+every variant in a rotating order, so machine-load drifts hit all alike. Throughput is total tokens over
+total slice time (a median would drop the trainer's evaluations); helpers/reference is a paired ratio per
+round, reported with two standard errors. MFU is ``flops_per_token(cfg, head=True) * tokens/s`` over the
+best timed float32 matmul rate measured before and after the configs.
 """
 
 from __future__ import annotations

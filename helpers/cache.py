@@ -1,8 +1,9 @@
 """A result cache for training runs: re-running a cell that trains a model is instant.
 
 Each entry is one file named after a hash of *what* was computed (model config, training config,
-data fingerprint). The file records the full key, including the *code version* (a hash of the
-helpers source that determines a training result), and a SHA-256 of its payload. On lookup:
+data fingerprint). The file records the full key, including the *code version* (a hash of every
+module of the ``helpers`` package, so that no edit anywhere can serve a stale result), and a SHA-256
+of its payload. On lookup:
 
 - **hit**: the file exists, its key matches and its checksum is right -> the payload is returned;
 - **miss**: no file;
@@ -29,7 +30,7 @@ from pathlib import Path
 import torch
 
 FORMAT = 1
-_CODE_FILES = ("model.py", "train.py", "data.py", "tokenizer.py")
+PACKAGE = Path(__file__).resolve().parent
 
 
 def default_dir() -> Path:
@@ -38,13 +39,13 @@ def default_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / ".cache" / "runs"
 
 
-def code_version(*extra: str) -> str:
-    """Hash of the helpers modules that determine a training result (first 16 hex digits): model, train,
-    data and tokenizer, plus the ``extra`` module files (e.g. ``"icl.py"``) of a run defined elsewhere."""
+def code_version(package: Path = PACKAGE) -> str:
+    """Hash of the source of every module in the ``helpers`` package (first 16 hex digits), paths
+    included. Any result may depend on any module (the loss on ``metrics``, a rollout on ``generate``, a
+    world on its chapter module), so the whole package keys the cache: editing any file invalidates it."""
     h = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in (*_CODE_FILES, *extra):
-        h.update((here / name).read_bytes())
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 

@@ -17,15 +17,19 @@ attention term, which is the ``C ≈ 6ND`` used wherever the course speaks of co
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import Config
 
-@dataclass
-class GPTConfig:
+
+@dataclass(frozen=True)
+class GPTConfig(Config):
     """Shape of a GPT. Invalid values raise ``ValueError`` naming the field and the fix."""
 
     vocab_size: int = 128
@@ -40,28 +44,23 @@ class GPTConfig:
     qk_norm: bool = False  # LayerNorm on queries and keys, per head
     mlp: bool = True  # False: an attention-only transformer (no MLP, no second LayerNorm in a block)
 
-    def __post_init__(self) -> None:
-        def need(ok: bool, field: str, message: str) -> None:
-            if not ok:
-                raise ValueError(f"GPTConfig.{field}={getattr(self, field)!r}: {message}")
-
-        for field in ("vocab_size", "context", "n_layer", "n_head", "d_model", "mlp_ratio"):
-            need(isinstance(getattr(self, field), int), field, "must be an integer")
-        need(self.vocab_size >= 2, "vocab_size", "a language model needs at least 2 tokens")
-        need(self.context >= 1, "context", "the context must hold at least 1 token")
-        need(self.n_layer >= 1, "n_layer", "use at least 1 layer")
-        need(self.n_head >= 1, "n_head", "use at least 1 attention head")
-        need(self.d_model >= 1, "d_model", "the width must be positive")
-        need(
+    def rules(self):
+        for name in ("vocab_size", "context", "n_layer", "n_head", "d_model", "mlp_ratio"):
+            yield isinstance(getattr(self, name), int), name, "must be an integer"
+        yield self.vocab_size >= 2, "vocab_size", "a language model needs at least 2 tokens"
+        yield self.context >= 1, "context", "the context must hold at least 1 token"
+        yield self.n_layer >= 1, "n_layer", "use at least 1 layer"
+        yield self.n_head >= 1, "n_head", "use at least 1 attention head"
+        yield self.d_model >= 1, "d_model", "the width must be positive"
+        yield (
             self.d_model % self.n_head == 0,
             "d_model",
             f"must be divisible by n_head={self.n_head}; pick d_model as a multiple of "
-            f"{self.n_head} (e.g. {self.n_head * max(1, round(self.d_model / self.n_head))}) "
-            "or change n_head",
+            f"{self.n_head} (e.g. {self.n_head * max(1, round(self.d_model / self.n_head))}) or change n_head",
         )
-        need(self.mlp_ratio >= 1, "mlp_ratio", "the MLP must be at least as wide as the model")
-        need(0.0 <= self.dropout < 1.0, "dropout", "must lie in [0, 1)")
-        need(isinstance(self.mlp, bool), "mlp", "must be True (attention + MLP) or False (attention only)")
+        yield self.mlp_ratio >= 1, "mlp_ratio", "the MLP must be at least as wide as the model"
+        yield 0.0 <= self.dropout < 1.0, "dropout", "must lie in [0, 1)"
+        yield isinstance(self.mlp, bool), "mlp", "must be True (attention + MLP) or False (attention only)"
 
     @property
     def head_dim(self) -> int:
@@ -84,15 +83,56 @@ class CausalSelfAttention(nn.Module):
         self.dropout = cfg.dropout
         self.resid_drop = nn.Dropout(cfg.dropout)
 
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values, each ``(B, n_head, T, head_dim)`` (queries and keys normalised when
+        ``qk_norm`` is on). Split-then-transpose keeps the backward pass free of an extra gradient copy."""
+        B, T, C = x.shape
+        q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in self.qkv(x).split(C, dim=2))
+        return self.q_norm(q), self.k_norm(k), v
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
-        # (B, T, 3C) -> three tensors of shape (B, n_head, T, head_dim); split-then-transpose keeps
-        # the backward pass free of an extra copy of the gradient (measured by helpers.bench)
-        q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in self.qkv(x).split(C, dim=2))
-        q, k = self.q_norm(q), self.k_norm(k)
+        q, k, v = self.heads(x)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).reshape(B, T, C)  # re-assemble the heads side by side
         return self.resid_drop(self.proj(y))
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights ``(B, n_head, T, T)``: softmax(q kᵀ / √head_dim) under the causal mask.
+        ``forward`` uses fused attention, which never forms them; this computes them explicitly."""
+        T = x.shape[1]
+        q, k, _ = self.heads(x)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        return scores.masked_fill(~causal, float("-inf")).softmax(-1)
+
+    def _columns(self, head: int) -> slice:
+        """Where head ``head`` sits in the concatenated head outputs that ``proj`` reads."""
+        if not 0 <= head < self.n_head:
+            raise ValueError(f"head={head}: this layer has heads 0..{self.n_head - 1}")
+        return slice(head * self.head_dim, (head + 1) * self.head_dim)
+
+    def ov_weights(self, head: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Head ``head``'s OV circuit: ``W_V`` (head_dim, d_model), the rows of ``qkv`` that make its values,
+        and ``W_O`` (d_model, head_dim), the columns of ``proj`` that read its output (views, no biases)."""
+        C, cols = self.proj.in_features, self._columns(head)
+        return self.qkv.weight[2 * C :][cols], self.proj.weight[:, cols]
+
+    @contextmanager
+    def ablated(self, head: int) -> Iterator[None]:
+        """Inside ``with attn.ablated(head):`` that head's output is zeroed before ``proj`` (a head ablation)."""
+        cols = self._columns(head)
+
+        def zero_head(module, args):
+            y = args[0].clone()
+            y[..., cols] = 0
+            return (y,)
+
+        hook = self.proj.register_forward_pre_hook(zero_head)
+        try:
+            yield
+        finally:
+            hook.remove()
 
 
 class MLP(nn.Module):
@@ -153,20 +193,42 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """Return ``(logits, loss)``; ``loss`` is the mean next-token cross-entropy in nats,
-        or ``None`` when no targets are given."""
-        B, T = idx.shape
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """Token plus position embeddings of ``idx`` (B, T): the residual stream entering the first block."""
+        T = idx.shape[1]
         if T > self.cfg.context:
             raise ValueError(
                 f"sequence of length {T} is longer than the model's context={self.cfg.context}; "
                 "crop the input (generate() does this for you) or build a model with a longer context"
             )
         pos = torch.arange(T, device=idx.device)
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
+        return self.drop(self.tok_emb(idx) + self.pos_emb(pos))
+
+    def hidden_states(self, idx: torch.Tensor) -> torch.Tensor:
+        """The final LayerNorm's output ``(B, T, d_model)``: what the head reads (a reward model's input too)."""
+        x = self.embed(idx)
         for block in self.blocks:
             x = block(x)
-        logits = self.head(self.ln_f(x))
+        return self.ln_f(x)
+
+    @torch.no_grad()
+    def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
+        """Every head's attention weights on ``idx`` (B, T), in eval mode: ``(n_layer, B, n_head, T, T)``."""
+        was = self.training
+        self.eval()
+        try:
+            x, out = self.embed(idx), []
+            for block in self.blocks:
+                out.append(block.attn.weights(block.ln1(x)))
+                x = block(x)
+        finally:
+            self.train(was)
+        return torch.stack(out)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """Return ``(logits, loss)``; ``loss`` is the mean next-token cross-entropy in nats,
+        or ``None`` when no targets are given."""
+        logits = self.head(self.hidden_states(idx))
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))

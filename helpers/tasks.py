@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from .config import Config, positive_int
 from .data import Corpus
 from .generate import generate
 from .metrics import answer_logprob, digit_accuracy, edit_distance
@@ -42,8 +43,8 @@ ALPHABET = "\n+0123456789="  # every character a plain or reversed addition line
 SCRATCH_ALPHABET = ALPHABET + ":;"  # ...and a scratchpad line
 
 
-@dataclass
-class AdditionTask:
+@dataclass(frozen=True)
+class AdditionTask(Config):
     """Addition of two ``digits``-digit numbers in answer format ``fmt``, with ``n_train`` training and
     ``n_test`` test problems drawn (without overlap) by ``seed``. Invalid values raise ``ValueError``.
 
@@ -61,16 +62,12 @@ class AdditionTask:
     operand_digits: int | None = None
     _split: dict = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        def need(ok: bool, name: str, message: str) -> None:
-            if not ok:
-                raise ValueError(f"{type(self).__name__}.{name}={getattr(self, name)!r}: {message}")
-
-        need(isinstance(self.digits, int) and 1 <= self.digits <= 9, "digits", "use 1 to 9 digits per operand")
-        need(self.fmt in FORMATS, "fmt", f"choose one of {FORMATS}")
-        need(isinstance(self.n_train, int) and self.n_train >= 1, "n_train", "need at least 1 training problem")
-        need(isinstance(self.n_test, int) and self.n_test >= 1, "n_test", "need at least 1 test problem")
-        need(
+    def rules(self):
+        yield isinstance(self.digits, int) and 1 <= self.digits <= 9, "digits", "use 1 to 9 digits per operand"
+        yield self.fmt in FORMATS, "fmt", f"choose one of {FORMATS}"
+        yield positive_int(self.n_train), "n_train", "need at least 1 training problem"
+        yield positive_int(self.n_test), "n_test", "need at least 1 test problem"
+        yield (
             self.operand_digits is None
             or (
                 self.short_operands and isinstance(self.operand_digits, int) and 1 <= self.operand_digits <= self.digits
@@ -81,7 +78,7 @@ class AdditionTask:
             else "not supported by this task; leave it None",
         )
         space = self._space()
-        need(
+        yield (
             self.n_train + self.n_test <= space // 2,
             "n_train",
             f"n_train + n_test = {self.n_train + self.n_test:,} is more than half of the {space:,} distinct "
@@ -187,7 +184,8 @@ class AdditionTask:
                 if p not in seen:
                     seen.add(p)
                     ordered.append(p)
-            self._split = {"train": ordered[: self.n_train], "test": ordered[self.n_train :]}
+            # a frozen task computes its split once and keeps it (the split is a function of the fields)
+            object.__setattr__(self, "_split", {"train": ordered[: self.n_train], "test": ordered[self.n_train :]})
         return self._split[split]
 
     def text(self, split: str = "train") -> str:
@@ -225,7 +223,7 @@ def _tokenizer(task: AdditionTask, tokenizer: CharTokenizer | None) -> CharToken
     return tokenizer
 
 
-@dataclass
+@dataclass(frozen=True)
 class MultiplicationTask(AdditionTask):
     """A harder column task: a ``digits``-digit number times a one-digit number, in the same three formats::
 
@@ -267,7 +265,7 @@ class MultiplicationTask(AdditionTask):
         return int(rng.integers(10**self.digits)), int(rng.integers(2, 10))  # x0 and x1 would be trivial
 
 
-@dataclass
+@dataclass(frozen=True)
 class SubtractionTask(AdditionTask):
     """``a - b`` with ``a >= b``, both ``digits`` digits wide, in the same three formats (chapter 9's exercise)::
 
@@ -393,7 +391,7 @@ def evaluate(
 
 def sweep_scores(model, corpus: TaskCorpus) -> dict:
     """``evaluate`` on the task behind ``corpus`` (its test split), without the answers themselves: what a
-    cached sweep keeps of each trained model (``helpers.sweep.EVALUATORS``)."""
+    cached sweep keeps of each trained model (the evaluator of ``helpers.ch06``'s ``arithmetic`` experiment)."""
     if getattr(corpus, "task", None) is None:
         raise ValueError(f"corpus {corpus.name!r} was not made by a task; build it with AdditionTask(...).corpus()")
     scores = evaluate(model, corpus.task, tokenizer=corpus.tokenizer)

@@ -1,14 +1,13 @@
-"""The one trainer every chapter uses.
+"""Language-model training: the trainer every chapter's GPT goes through.
 
 ``train(model_cfg, train_cfg, corpus)`` is what a notebook calls: it builds the model, trains it
-and caches the result, so re-running the cell is instant. Underneath, ``Trainer`` is a plain
-PyTorch loop with the usual parts of a pretraining run:
+and caches the result (``helpers.fit.cached_fit``), so re-running the cell is instant. Underneath,
+``Trainer`` is a plain PyTorch loop with the usual parts of a pretraining run:
 
-- device auto-selection (cuda > mps > cpu, overridable by ``TrainConfig.device`` or the
-  ``COURSE_DEVICE`` environment variable) and seeding;
+- the device (cuda > mps > cpu, overridable by ``TrainConfig.device`` or ``COURSE_DEVICE``) and seeding;
 - AdamW (weight decay on matrices only) with linear warmup and a cosine decay whose length is the
   run's own number of steps (Hoffmann et al. 2022: a schedule longer than the run biases results);
-- gradient clipping, periodic evaluation on fixed train/val batches, a ``tqdm.auto`` progress bar;
+- gradient clipping, periodic evaluation on fixed train/val batches, a progress bar (``helpers.fit.Updates``);
 - a ``History`` of losses that plots itself;
 - checkpoints that resume exactly (model, optimizer, sampler and RNG state), loaded with
   ``torch.load(weights_only=True)``;
@@ -17,65 +16,41 @@ PyTorch loop with the usual parts of a pretraining run:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
-import random
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .cache import ResultCache, cached_call
+from .cache import ResultCache
+from .config import Config, positive_int
 from .data import BatchSampler, Corpus
+from .fit import (
+    History,
+    TrainResult,
+    Updates,
+    adamw,
+    cached_fit,
+    seed_everything,
+    select_device,
+    state_fingerprint,
+)
 from .metrics import mean_loss
 from .model import GPT, GPTConfig, flops_per_token
 
-# ----------------------------------------------------------------------------- device and seeds
+# re-exported: a notebook imports what it trains with from one place
+__all__ = ["History", "TrainConfig", "TrainResult", "Trainer", "lr_at", "make_optimizer", "train"]
+__all__ += ["seed_everything", "select_device", "state_fingerprint"]
 
 EVAL_SEED = 10_000  # seeds the fixed evaluation batches, independent of the training seed
-
-
-def select_device(requested: str = "auto") -> torch.device:
-    """``"auto"`` picks cuda, then mps, then cpu; ``COURSE_DEVICE`` overrides ``"auto"``.
-    Asking for a device that is not there raises ``RuntimeError`` saying what is available."""
-    if requested == "auto":
-        requested = os.environ.get("COURSE_DEVICE", "auto")
-    available = {
-        "cpu": True,
-        "cuda": torch.cuda.is_available(),
-        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
-    }
-    if requested == "auto":
-        return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
-    kind = requested.split(":")[0]
-    if kind not in available:
-        raise ValueError(f"device={requested!r}: choose 'auto', 'cpu', 'cuda' or 'mps'")
-    if not available[kind]:
-        have = ", ".join(d for d, ok in available.items() if ok)
-        raise RuntimeError(
-            f"device {requested!r} was requested but is not available on this machine (available: {have}); "
-            "use device='auto' to pick the best one present, or install a PyTorch build with "
-            f"{kind} support (see README, 'Running on a GPU')"
-        )
-    return torch.device(requested)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 # ----------------------------------------------------------------------------- config
 
 
-@dataclass
-class TrainConfig:
+@dataclass(frozen=True)
+class TrainConfig(Config):
     """How to train. Invalid values raise ``ValueError`` naming the field and the fix."""
 
     steps: int = 600
@@ -92,32 +67,30 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = True  # show a progress bar
+    desc: str = field(default="training", repr=False)  # the progress bar's label (does not change a result)
 
-    def __post_init__(self) -> None:
-        def need(ok: bool, name: str, message: str) -> None:
-            if not ok:
-                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: {message}")
-
-        need(isinstance(self.steps, int) and self.steps >= 1, "steps", "train for at least 1 step")
-        need(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", "must be at least 1")
-        need(self.lr > 0, "lr", "the learning rate must be positive (typical: 1e-3 to 1e-2 for tiny GPTs)")
-        need(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "must lie in [0, 1]")
-        need(
+    def rules(self):
+        yield positive_int(self.steps), "steps", "train for at least 1 step"
+        yield positive_int(self.batch_size), "batch_size", "must be at least 1"
+        yield self.lr > 0, "lr", "the learning rate must be positive (typical: 1e-3 to 1e-2 for tiny GPTs)"
+        yield 0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "must lie in [0, 1]"
+        yield (
             0 <= self.warmup_steps < self.steps,
             "warmup_steps",
             f"must lie in [0, steps={self.steps}); use fewer warmup steps or a longer run",
         )
-        need(self.weight_decay >= 0, "weight_decay", "must be >= 0")
-        need(0 <= self.beta1 < 1, "beta1", "must lie in [0, 1)")
-        need(0 <= self.beta2 < 1, "beta2", "must lie in [0, 1)")
-        need(self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 turns clipping off)")
-        need(self.eval_every >= 0, "eval_every", "must be >= 0 (0 evaluates only at the end)")
-        need(self.eval_batches >= 1, "eval_batches", "must be at least 1")
+        yield self.weight_decay >= 0, "weight_decay", "must be >= 0"
+        yield 0 <= self.beta1 < 1, "beta1", "must lie in [0, 1)"
+        yield 0 <= self.beta2 < 1, "beta2", "must lie in [0, 1)"
+        yield self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 turns clipping off)"
+        yield self.eval_every >= 0, "eval_every", "must be >= 0 (0 evaluates only at the end)"
+        yield self.eval_batches >= 1, "eval_batches", "must be at least 1"
 
     def result_key(self) -> dict:
         """The fields that change a training result (not the device choice or the progress bar)."""
         d = asdict(self)
-        d.pop("device"), d.pop("progress")
+        for name in ("device", "progress", "desc"):
+            d.pop(name)
         return d
 
 
@@ -131,73 +104,8 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices (embeddings, linear weights) only, not on biases and
-    LayerNorm gains, as in GPT-2 and nanoGPT."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
-        betas=(cfg.beta1, cfg.beta2),
-    )
-
-
-# ----------------------------------------------------------------------------- history
-
-
-@dataclass
-class History:
-    """Losses over a run (nats per token). ``train_loss`` has one entry per step; evaluations
-    (on fixed batches) are at ``eval_step``."""
-
-    train_loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    eval_step: list[int] = field(default_factory=list)
-    eval_train: list[float] = field(default_factory=list)
-    eval_val: list[float] = field(default_factory=list)
-    tokens_per_step: int = 0
-    flops_per_token: int = 0
-    seconds: float = 0.0
-
-    @property
-    def final_val(self) -> float:
-        return self.eval_val[-1]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> History:
-        return cls(**d)
-
-    def plot(self, ax=None, label: str = "", smooth: int = 20):
-        """Train loss (per step, smoothed over ``smooth`` steps) and evaluated train/val loss."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        steps = np.arange(1, len(self.train_loss) + 1)
-        y = np.asarray(self.train_loss)
-        if smooth > 1 and len(y) >= smooth:
-            y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
-            steps = steps[smooth - 1 :]
-        prefix = f"{label} " if label else ""
-        (line,) = ax.plot(steps, y, alpha=0.4, lw=1, label=f"{prefix}train (per step, smoothed)")
-        ax.plot(self.eval_step, self.eval_val, "o-", color=line.get_color(), ms=3, label=f"{prefix}validation")
-        ax.set_xlabel("training step")
-        ax.set_ylabel("cross-entropy loss (nats/token)")
-        ax.legend()
-        return ax
-
-    def plot_lr(self, ax=None):
-        """The learning rate at every step (the warmup + cosine schedule of this run)."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        ax.plot(np.arange(1, len(self.lr) + 1), self.lr)
-        ax.set_xlabel("training step")
-        ax.set_ylabel("learning rate")
-        ax.set_title("warmup + cosine schedule")
-        return ax
+    """``helpers.fit.adamw`` with the config's learning rate, weight decay and betas."""
+    return adamw(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2))
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -206,9 +114,9 @@ class History:
 class Trainer:
     """Train ``model`` on ``corpus`` with ``cfg``. ``fit()`` returns the ``History``."""
 
-    def __init__(self, model: GPT, corpus: Corpus, cfg: TrainConfig, callbacks=()):
+    def __init__(self, model: GPT, corpus: Corpus, cfg: TrainConfig, callbacks=(), device: torch.device | None = None):
         self.cfg = cfg
-        self.device = select_device(cfg.device)
+        self.device = device if device is not None else select_device(cfg.device)
         self.model = model.to(self.device)
         context = model.cfg.context
         self.sampler = BatchSampler(corpus.train, context, cfg.batch_size, seed=cfg.seed, align=corpus.align)
@@ -235,11 +143,6 @@ class Trainer:
         self.model.train(was_training)
         return out
 
-    def _flush(self, pending: list[torch.Tensor]) -> None:
-        if pending:
-            self.history.train_loss.extend(torch.stack(pending).tolist())
-            pending.clear()
-
     def _record_eval(self) -> None:
         metrics = self.evaluate()
         h = self.history
@@ -255,38 +158,29 @@ class Trainer:
         cfg, h = self.cfg, self.history
         end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
         self.model.train()
-        bar = tqdm(
-            total=cfg.steps, initial=self.step, disable=not cfg.progress, desc="training", unit="step", mininterval=0.5
-        )
-        t0 = time.perf_counter()
         # per-step losses stay on the device and are read in one go at each evaluation, so a GPU
         # never waits for the CPU after every step; callbacks can read the latest as `last_loss`
-        pending: list[torch.Tensor] = []
+        updates = Updates(
+            self.model, self.optimizer, grad_clip=cfg.grad_clip, total=cfg.steps, desc=cfg.desc,
+            progress=cfg.progress, initial=self.step,
+        )  # fmt: skip
         while self.step < end:
             lr = lr_at(self.step, cfg)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
             x, y = self.sampler.sample()
             _, loss = self.model(x.to(self.device), y.to(self.device))
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.optimizer.step()
+            updates.step(loss, lr=lr, advance=False)
             self.step += 1
             self.last_loss = loss.detach()
-            pending.append(self.last_loss)
             h.lr.append(lr)
             for cb in self.callbacks:
                 getattr(cb, "on_step_end", lambda t: None)(self)
             if self.step == cfg.steps or (cfg.eval_every and self.step % cfg.eval_every == 0):
-                self._flush(pending)
+                h.train_loss.extend(updates.pop_losses())
                 self._record_eval()
-                bar.set_postfix(val_loss=f"{h.eval_val[-1]:.3f}", refresh=False)
-            bar.update(1)
-        self._flush(pending)
-        bar.close()
-        h.seconds += time.perf_counter() - t0
+                updates.bar.set_postfix(val_loss=f"{h.eval_val[-1]:.3f}", refresh=False)
+            updates.advance()
+        h.train_loss.extend(updates.pop_losses())
+        h.seconds += updates.close()
         if checkpoint is not None:
             self.save_checkpoint(checkpoint)
         return h
@@ -328,24 +222,6 @@ class Trainer:
 # ----------------------------------------------------------------------------- the cached entry point
 
 
-@dataclass
-class TrainResult:
-    model: GPT
-    history: History
-    cached: bool  # True when the result came from the cache rather than a fresh run
-
-
-def state_fingerprint(model: torch.nn.Module) -> str:
-    """A short hash of a model's weights: names, shapes, dtypes and values. Two models with the
-    same fingerprint compute the same function, so it can key a cached fine-tuning run."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 def train(
     model_cfg: GPTConfig,
     train_cfg: TrainConfig,
@@ -362,39 +238,30 @@ def train(
 
     With ``cache`` on (the default), a run with the same configs, data, starting weights, device
     type and helpers code is loaded from ``.cache/runs`` instead of being trained again (see
-    ``helpers.cache``). Runs with callbacks are never cached: a callback may observe or change the run.
+    ``helpers.fit.cached_fit``). Runs with callbacks are never cached: a callback may observe or change the run.
     """
     if model_cfg.vocab_size != corpus.vocab_size:
         raise ValueError(
             f"GPTConfig.vocab_size={model_cfg.vocab_size} but the corpus has {corpus.vocab_size} tokens; "
             "set vocab_size=corpus.vocab_size"
         )
-    device = select_device(train_cfg.device)
-    what = {
-        "model": model_cfg.to_dict(),
-        "train": train_cfg.result_key(),
-        "data": corpus.fingerprint,
-        "device": device.type,
-    }
+    key = {"model": model_cfg.to_dict(), "train": train_cfg.result_key(), "data": corpus.fingerprint}
     if init is not None:
         if init.cfg != model_cfg:
             raise ValueError(
                 f"init was built with {init.cfg} but model_cfg is {model_cfg}; "
                 "fine-tune with the starting model's own config (model_cfg=init.cfg)"
             )
-        what["init"] = state_fingerprint(init)
+        key["init"] = state_fingerprint(init)
 
-    def compute() -> dict:
-        seed_everything(train_cfg.seed)
+    def run(device: torch.device):
         model = GPT(model_cfg)
         if init is not None:
             model.load_state_dict({k: v.detach().cpu() for k, v in init.state_dict().items()})
-        trainer = Trainer(model, corpus, train_cfg, callbacks)
-        history = trainer.fit()
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        return {"state": state, "history": history.to_dict()}
+        trainer = Trainer(model, corpus, train_cfg, callbacks, device=device)
+        return model, trainer.fit()
 
-    payload, hit = cached_call(what, compute, cache=False if callbacks else cache)
-    model = GPT(model_cfg)
-    model.load_state_dict(payload["state"])
-    return TrainResult(model.to(device).eval(), History.from_dict(payload["history"]), hit)
+    return cached_fit(
+        key, run, lambda: GPT(model_cfg), seed=train_cfg.seed, device=train_cfg.device,
+        cache=False if callbacks else cache,
+    )  # fmt: skip

@@ -12,7 +12,8 @@ are fine-tuned on the same small reasoning task and scored. Two kinds of trace a
     max   max(4,71,3,55): 4 71 71 71 -> 71
           the running maximum of a list: a program with state, but no arithmetic
 
-``code_data_run`` does one such pretrain-then-fine-tune run; ``helpers.sweep`` repeats it over seeds.
+``helpers.ch09.code_data_run`` does one such pretrain-then-fine-tune run; the grid ``ch09_code`` repeats it
+over seeds.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ import numpy as np
 import torch
 
 from .data import Corpus, load_text, split_blocks
-from .recipes import arithmetic
-from .tasks import SCRATCH_ALPHABET, AdditionTask, evaluate
+from .tasks import SCRATCH_ALPHABET
 from .tokenizer import CharTokenizer
-from .train import train
 
 PROGRAMS = ("add", "max")
 MIXES = ("none", "prose", "prose+add", "prose+max")  # what a model sees before fine-tuning
@@ -118,51 +117,3 @@ def pretraining_corpus(mix: str, chars: int = 1_000_000, share: float = 0.25, se
     train_ids, val_ids = split_blocks(ids)
     fp = hashlib.sha256(f"{mix}|{share}|".encode() + "".join(tok.chars).encode() + text.encode()).hexdigest()
     return Corpus(f"pretrain-{mix}", tok, train_ids, val_ids, fp)
-
-
-def code_data_run(
-    mix: str,
-    seed: int = 0,
-    fmt: str = "reversed",
-    n_train: int = 1000,
-    pretrain_steps: int = 2000,
-    finetune_steps: int = 500,
-    d_model: int = 32,
-    n_layer: int = 2,
-    device: str = "auto",
-    progress: bool = False,
-) -> dict:
-    """Pretrain a model on ``mix`` (``"none"`` skips pretraining) for ``pretrain_steps``, then fine-tune it
-    on ``n_train`` 3-digit addition problems in format ``fmt`` with chapter 9's recipe (``recipes.arithmetic``,
-    ``finetune_steps``: by default a quarter of a from-scratch run, so that a head start shows), and score it
-    on the 1,000 test problems. Both stages share ``seed``. The return
-    value is a ``helpers.sweep`` runner's: ``{"metrics", "seconds", "steps", "params", "final_val", ...}``,
-    with the fine-tuned ``model`` under ``"model"`` (dropped by the sweep)."""
-    if mix not in MIXES:
-        raise ValueError(f"mix={mix!r}: choose one of {MIXES}")
-    task = AdditionTask(3, fmt, n_train=n_train)
-    tok = shared_tokenizer()
-    task_corpus = task.corpus(tokenizer=tok)
-    model_cfg, ft_cfg = arithmetic(task_corpus, d_model, n_layer, steps=finetune_steps, seed=seed)
-    ft_cfg.device, ft_cfg.progress = device, progress
-    seconds, pre_val, init = 0.0, float("nan"), None
-    if mix != "none":
-        corpus = pretraining_corpus(mix)
-        _, pre_cfg = arithmetic(task_corpus, d_model, n_layer, steps=pretrain_steps, seed=seed)
-        pre_cfg.device, pre_cfg.progress = device, progress
-        pre = train(model_cfg, pre_cfg, corpus)
-        init, pre_val, seconds = pre.model, pre.history.final_val, pre.history.seconds
-    result = train(model_cfg, ft_cfg, task_corpus, init=init)
-    scores = evaluate(result.model, task, tokenizer=tok)
-    scores.pop("answers")
-    h = result.history
-    return {
-        "metrics": {**scores, "pretrain_val": pre_val},
-        "seconds": seconds + h.seconds,
-        "steps": finetune_steps,
-        "params": result.model.param_counts()["non_embedding"],
-        "final_val": h.final_val,
-        "final_train": h.eval_train[-1],
-        "curve": {"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]},
-        "model": result.model,
-    }

@@ -1,7 +1,10 @@
+import shutil
+
 import pytest
 import torch
 
-from helpers.cache import ResultCache, cached_call, code_version
+from helpers import cache as cache_module
+from helpers.cache import PACKAGE, ResultCache, cached_call, code_version
 from helpers.model import GPTConfig
 from helpers.train import TrainConfig, train
 
@@ -69,8 +72,36 @@ def test_train_uses_cache(corpus, tmp_path):
     assert not c.cached
 
 
-def test_code_version_can_cover_extra_modules():
-    assert code_version("icl.py") != code_version() and len(code_version("icl.py")) == 16
+def test_editing_any_helpers_module_changes_the_code_version(tmp_path):
+    """Every module of the package, chapter rooms and book code included, keys the cache: a one-comment
+    edit anywhere gives another version, and so a stale entry is never served."""
+    src = PACKAGE
+    copy = tmp_path / "helpers"
+    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    base = code_version(copy)
+    assert base == code_version(src)
+    modules = sorted(copy.rglob("*.py"))
+    assert len(modules) >= 15
+    for path in modules:
+        text = path.read_text()
+        path.write_text(text + "\n# edited\n")
+        assert code_version(copy) != base, f"editing {path.relative_to(copy)} left the cache key unchanged"
+        path.write_text(text)
+    assert code_version(copy) == base
+    (copy / "new_module.py").write_text("X = 1\n")  # a new module counts too
+    assert code_version(copy) != base
+
+
+def test_an_edit_invalidates_a_cached_training_run(corpus, tmp_path, monkeypatch):
+    mc = GPTConfig(vocab_size=corpus.vocab_size, context=16, n_layer=1, n_head=2, d_model=16)
+    tc = TrainConfig(steps=3, batch_size=4, warmup_steps=1, eval_every=0, eval_batches=1, progress=False)
+    store = ResultCache(tmp_path)
+    assert not train(mc, tc, corpus, cache=store).cached
+    assert train(mc, tc, corpus, cache=store).cached
+    monkeypatch.setattr(cache_module, "code_version", lambda: "edited-code")
+    with pytest.warns(UserWarning, match="written by other code"):
+        again = train(mc, tc, corpus, cache=store)
+    assert not again.cached and store.status == "stale"
 
 
 def test_cached_call_hits_on_the_second_call_and_can_be_bypassed(tmp_path):

@@ -1,8 +1,17 @@
+"""The chapter rooms (``helpers.chNN``): their recipes, and every point of every registered grid."""
+
+import importlib
+import json
+import subprocess
+import sys
+
 import pytest
 
+from helpers import sweep
+from helpers.ch01 import tiny_lm
+from helpers.ch02 import scaling
+from helpers.ch06 import arithmetic
 from helpers.model import non_embedding_params
-from helpers.recipes import RECIPES, arithmetic, scaling, tiny_lm
-from helpers.sweep import DATASETS, GRIDS, RUNNERS
 from helpers.tasks import AdditionTask
 
 
@@ -27,17 +36,34 @@ def test_scaling_recipe_spends_the_budget(corpus):
 
 def test_every_grid_point_builds_a_valid_config(corpus):
     corpora = {"kjv": corpus}
-    for name, profiles in GRIDS.items():
-        for profile, points in profiles.items():
+    names = sweep.known_grids()
+    assert {"ch01_seeds", "ch02_isoflop", "ch06_family", "ch09_code"} <= set(names)
+    for name in names:
+        assert importlib.util.find_spec(f"helpers.{name.split('_')[0]}"), f"grid {name} names no chapter room"
+        for profile, points in sweep.GRIDS[name].items():
             for point in points:
-                if point["recipe"] in RUNNERS:  # not a GPT trained on a corpus; its chapter tests it
+                experiment = sweep.EXPERIMENTS[point["recipe"]]
+                recipe = getattr(experiment, "recipe", None)
+                if recipe is None:  # not a GPT trained from a recipe; its chapter's tests run it
                     continue
                 data = point.get("data", "kjv")
                 if data not in corpora:
-                    corpora[data] = DATASETS[data]()
+                    corpora[data] = sweep.DATASETS[data]()
                 kwargs = {k: v for k, v in point.items() if k not in ("recipe", "data")}
-                model, train = RECIPES[point["recipe"]](corpora[data], **kwargs)
+                model, train = recipe(corpora[data], **kwargs)
                 assert train.steps >= 50, (name, profile, point)
+
+
+def test_importing_the_sweep_runner_imports_no_chapter():
+    """The generic runner knows no chapter: loading a CSV in chapter 1 must not import PPO."""
+    code = (
+        "import sys, helpers.sweep, helpers.train, helpers.cache, helpers.scaling; "
+        "import json; print(json.dumps(sorted(m for m in sys.modules if m.startswith('helpers.'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = json.loads(out)
+    rooms = [m for m in loaded if m.split(".")[1][:2] == "ch" or m.split(".")[1] in ("rl", "icl", "tasks", "transfer")]
+    assert rooms == [], f"the core imported chapter code: {rooms}"
 
 
 def test_arithmetic_recipe_fits_whole_lines_and_refuses_plain_text(corpus):
@@ -51,6 +77,6 @@ def test_arithmetic_recipe_fits_whole_lines_and_refuses_plain_text(corpus):
 
 def test_isoflop_grid_has_enough_budgets_and_sizes():
     budgets = {}
-    for p in GRIDS["ch02_isoflop"]["full"]:
+    for p in sweep._grid("ch02_isoflop", "full"):
         budgets.setdefault(p["flops"], []).append((p["d_model"], p["n_layer"]))
     assert len(budgets) >= 4 and all(len(sizes) >= 5 for sizes in budgets.values())

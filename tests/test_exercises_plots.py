@@ -2,8 +2,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.exercises import Exercise
-from helpers.plots import STYLE, attention_heatmap, hline, log_axes, new_figure, use_style
+from helpers.book.exercises import Exercise
+from helpers.book.plots import STYLE, attention_heatmap, hline, log_axes, new_figure, use_style
 
 matplotlib.use("Agg")
 

@@ -1,5 +1,7 @@
-"""helpers.icl: chapter 7's toy worlds, the in-context regression model and baselines, head scores."""
+"""helpers.icl and helpers.ch07: chapter 7's toy worlds, the in-context regression model and baselines, head
+scores, and the chapter's runners."""
 
+import dataclasses
 import json
 import math
 
@@ -7,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import icl
+from helpers import ch07, icl, sweep
 from helpers.cache import ResultCache
-from helpers.model import GPT, GPTConfig
+from helpers.model import GPT, GPTConfig, non_embedding_params
 
 # ----------------------------------------------------------------------------- induction worlds
 
@@ -60,22 +62,14 @@ def _small_attention_model(n_layer=2):
     return GPT(GPTConfig(vocab_size=12, context=16, n_layer=n_layer, n_head=2, d_model=16, mlp=False)).eval()
 
 
-def test_attention_patterns_reproduce_the_models_attention():
-    """The recomputed weights, applied to the values, give back exactly what the fused attention computed."""
+def test_attention_patterns_are_the_models_weights():
+    """``attention_patterns`` is ``GPT.attention_weights`` on the CPU (tests/test_model.py checks those are the
+    weights the fused attention applies)."""
     model = _small_attention_model()
     idx = torch.randint(0, 12, (3, 10))
     pats = icl.attention_patterns(model, idx)
-    assert pats.shape == (2, 3, 2, 10, 10)
-    assert torch.allclose(pats.sum(-1), torch.ones(2, 3, 2, 10), atol=1e-5)
-    assert (pats.triu(1) == 0).all()  # causal
-    x = model.tok_emb(idx) + model.pos_emb(torch.arange(10))
-    for layer, block in enumerate(model.blocks):
-        a = block.attn
-        h = block.ln1(x)
-        v = a.qkv(h).split(16, dim=2)[2].view(3, 10, 2, 8).transpose(1, 2)
-        y = (pats[layer] @ v).transpose(1, 2).reshape(3, 10, 16)
-        assert torch.allclose(a.proj(y), a(h), atol=1e-5)
-        x = block(x)
+    assert pats.shape == (2, 3, 2, 10, 10) and pats.device.type == "cpu"
+    assert torch.equal(pats, model.attention_weights(idx))
 
 
 def test_prefix_matching_and_previous_token_scores():
@@ -119,7 +113,7 @@ def test_head_report_fields():
     model = _small_attention_model()
     with pytest.raises(ValueError):  # probes of 24 tokens do not fit a 16-token context
         icl.head_report(model)
-    data, cfg, _ = icl.induction_configs(2, steps=10)
+    data, cfg, _ = ch07.induction_configs(2, steps=10)
     report = icl.head_report(GPT(cfg).eval(), n=4)
     assert set(report) == {
         "prefix_matching",
@@ -147,9 +141,11 @@ def test_induction_and_ablation_scores_on_an_untrained_model():
 
 
 def test_induction_run_reports_a_sweep_row():
-    out = icl.induction_run(n_layer=1, steps=40, seed=0, device="cpu")
-    m = out["metrics"]
-    assert out["steps"] == 40 and len(m["probe_step"]) == len(m["probe_first"]) == len(m["probe_second"])
+    out = ch07.induction_run(n_layer=1, steps=40, seed=0, device="cpu")
+    m = out.metrics
+    assert isinstance(out, sweep.RunOutput) and out.steps == 40 and out.seed == 0
+    assert len(m["probe_step"]) == len(m["probe_first"]) == len(m["probe_second"])
+    assert out.non_embedding == non_embedding_params(ch07.induction_configs(1)[1])
     assert np.asarray(m["pattern"]).shape == (1, 4, 2 * icl.PROBE_HALF, 2 * icl.PROBE_HALF)
     assert np.asarray(m["induction"]).shape == (1, 4) and isinstance(m["icl_score"], float)
 
@@ -249,18 +245,42 @@ def test_train_regression_learns_and_caches(tmp_path):
         dim=2, n_points=5, n_layer=1, d_model=16, n_head=2, steps=300, batch_size=32, warmup_steps=10, lr=3e-3
     )
     store = ResultCache(tmp_path)
-    res = icl.train_regression(cfg, cache=store, progress=False)
-    assert not res.cached and len(res.losses) == 300
-    assert np.mean(res.losses[-50:]) < 0.85 * np.mean(res.losses[:50])
-    again = icl.train_regression(cfg, cache=store, progress=False)
-    assert again.cached and again.losses == res.losses
+    res = icl.train_regression(cfg, device="cpu", cache=store, progress=False)
+    losses = res.history.train_loss
+    assert not res.cached and len(losses) == len(res.history.lr) == 300 and res.history.seconds > 0
+    assert np.mean(losses[-50:]) < 0.85 * np.mean(losses[:50])
+    again = icl.train_regression(cfg, device="cpu", cache=store, progress=False)
+    assert again.cached and again.history.train_loss == losses
+    assert torch.equal(again.model.read_out.weight, res.model.read_out.weight)
 
 
 def test_regression_run_returns_model_and_baseline_curves():
-    out = icl.regression_run(device="cpu", dim=2, n_points=4, n_layer=1, d_model=16, n_head=2, steps=20, warmup_steps=2)
-    assert set(out["metrics"]) == {"model", *icl.BASELINES}
-    assert all(len(v) == 4 for v in out["metrics"].values())
-    assert out["steps"] == 20 and out["seconds"] > 0
+    config = dict(dim=2, n_points=4, n_layer=1, d_model=16, n_head=2, steps=20, warmup_steps=2)
+    out = ch07.regression_run(device="cpu", **config)
+    assert set(out.metrics) == {"model", *icl.BASELINES}
+    assert all(len(v) == 4 for v in out.metrics.values())
+    assert out.steps == 20 and out.seconds > 0 and math.isnan(out.final_val)
+    # Kaplan's N: the blocks and the final LayerNorm, as a GPT of the same shape counts them; not the read-in,
+    # positions and read-out (the regression model's embeddings and head)
+    cfg = icl.RegressionConfig(**config)
+    counts = icl.RegressionTransformer(cfg).param_counts()
+    assert out.non_embedding == counts["non_embedding"] == non_embedding_params(cfg.gpt_config())
+    assert counts["total"] - counts["non_embedding"] == (2 + 1) * 16 + 16 + 2 * 4 * 16 + 16 + 1
+
+
+def test_trainers_and_runners_honour_the_device_they_are_given(auto_device_unavailable):
+    """COURSE_DEVICE names a device this machine lacks, so anything that falls back to "auto" raises."""
+    cfg = icl.RegressionConfig(dim=2, n_points=3, n_layer=1, d_model=8, n_head=2, steps=3, warmup_steps=1)
+    with pytest.raises(RuntimeError, match=auto_device_unavailable):
+        icl.train_regression(cfg, cache=False, progress=False)
+    assert icl.train_regression(cfg, device="cpu", cache=False, progress=False).device.type == "cpu"
+    small = dict(dim=2, n_points=3, n_layer=1, d_model=8, n_head=2, steps=3, warmup_steps=1)
+    assert ch07.regression_run(device="cpu", **small).device == "cpu"
+    assert ch07.induction_run(n_layer=1, steps=3, device="cpu").device == "cpu"
+    row = sweep.run_point(
+        {"recipe": "ch07_few_shot", "data": "ch07_rules", "d_model": 8, "n_layer": 1, "steps": 3}, device="cpu"
+    )
+    assert row["device"] == "cpu" and len(json.loads(row["metrics"])["accuracy"]) == ch07.WORLD.pairs
 
 
 # ----------------------------------------------------------------------------- few-shot rules
@@ -327,14 +347,23 @@ def test_few_shot_accuracy_with_an_oracle():
 
 
 def test_few_shot_recipe():
-    corpus = icl.FEW_SHOT_WORLD.corpus(docs=50)
-    model, train = icl.few_shot_recipe(corpus, d_model=32, n_layer=2, steps=200)
-    assert model.context == icl.FEW_SHOT_WORLD.doc_length - 1 and model.n_head == 4
+    corpus = ch07.WORLD.corpus(docs=50)
+    model, train = ch07.few_shot_recipe(corpus, d_model=32, n_layer=2, steps=200)
+    assert model.context == ch07.WORLD.doc_length - 1 and model.n_head == 4
     assert train.steps == 200 and train.warmup_steps == 20
     with pytest.raises(ValueError, match="RuleWorld"):
-        icl.few_shot_recipe(
-            icl.repeat_corpus(icl.RepeatData(docs=20)).__class__(**{**corpus.__dict__, "align": 1}), 8, 1
-        )
+        ch07.few_shot_recipe(dataclasses.replace(corpus, align=1), 8, 1)
+
+
+def test_chapter_world_cannot_be_changed():
+    """``ch07.WORLD`` is shared by the chapter, its sweeps and its evaluator: it is frozen, its table read-only."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ch07.WORLD.n_rules = 2
+    with pytest.raises(ValueError, match="read-only"):
+        ch07.WORLD.table[0, 0] = 1
+    other = dataclasses.replace(ch07.WORLD, seed=1)
+    assert other.table.shape == ch07.WORLD.table.shape and not np.array_equal(other.table, ch07.WORLD.table)
+    assert ch07.WORLD == icl.RuleWorld() and ch07.few_shot_evaluator(_Oracle(icl.RuleWorld(n_rules=1)), None)["k"]
 
 
 # ----------------------------------------------------------------------------- cached chapter-7 sweeps reproduce
@@ -343,12 +372,9 @@ def test_few_shot_recipe():
 
 
 def _cached(name):
-    from helpers.sweep import load_sweep
-
-    rows = load_sweep(name)
+    rows = sweep.load_sweep(name)
     for r in rows:
-        r["metrics"] = json.loads(r["metrics"]) if isinstance(r["metrics"], str) else r["metrics"]
-        r["point"] = {"recipe": r["recipe"], **json.loads(r["params"])}
+        r["point"] = {"recipe": r["recipe"], **r["point"]}
     return rows
 
 
@@ -360,11 +386,9 @@ def cached_threads():
 
 
 def test_cached_few_shot_point_reproduces(cached_threads):
-    from helpers.sweep import run_point
-
     row = min(_cached("ch07_few_shot"), key=lambda r: (r["non_embedding"], r["seed"]))
     cached_threads(row)
-    fresh = run_point(row["point"], device="cpu")
+    fresh = sweep.run_point(row["point"], device="cpu")
     assert abs(fresh["final_val"] - row["final_val"]) < 0.01
     acc = json.loads(fresh["metrics"])["accuracy"]
     assert np.abs(np.array(acc) - np.array(row["metrics"]["accuracy"])).max() < 0.03
@@ -375,7 +399,7 @@ def test_cached_induction_run_starts_the_same(cached_threads):
     run's first 1,000 steps: the probe losses must agree where both were evaluated."""
     row = next(r for r in _cached("ch07_induction") if r["point"]["n_layer"] == 1 and r["seed"] == 0)
     cached_threads(row)
-    fresh = icl.induction_run(n_layer=1, steps=1000, seed=0, device="cpu")["metrics"]
+    fresh = ch07.induction_run(n_layer=1, steps=1000, seed=0, device="cpu").metrics
     cached = dict(zip(row["metrics"]["probe_step"], row["metrics"]["probe_second"]))
     common = [(s, v) for s, v in zip(fresh["probe_step"], fresh["probe_second"]) if s in cached]
     assert len(common) >= 3
@@ -385,11 +409,10 @@ def test_cached_induction_run_starts_the_same(cached_threads):
 def test_cached_regression_point_reproduces(cached_threads):
     """The full regression runs take minutes each, so this re-trains the cached quick-profile run (the one
     chapter 7 also trains live); the full runs differ from it only in their number of steps."""
-    from helpers.sweep import load_sweep, run_point
-
-    row = load_sweep("ch07_regression", "quick")[0]
+    row = sweep.load_sweep("ch07_regression", "quick")[0]
     cached_threads(row)
-    fresh = json.loads(run_point({"recipe": row["recipe"], **json.loads(row["params"])}, device="cpu")["metrics"])
-    cached = json.loads(row["metrics"]) if isinstance(row["metrics"], str) else row["metrics"]
-    assert np.abs(np.array(fresh["model"]) - np.array(cached["model"])).max() < 0.02
-    assert fresh["least squares"] == cached["least squares"]  # baselines are exact computations
+    fresh = sweep.run_point({"recipe": row["recipe"], **row["point"]}, device="cpu")
+    metrics, cached = json.loads(fresh["metrics"]), row["metrics"]
+    assert np.abs(np.array(metrics["model"]) - np.array(cached["model"])).max() < 0.02
+    assert metrics["least squares"] == cached["least squares"]  # baselines are exact computations
+    assert fresh["non_embedding"] == row["non_embedding"]  # the count the CSV holds is the model's

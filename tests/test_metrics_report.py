@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
+from helpers.book.papers import PUBLISHED
+from helpers.book.report import fmt, md_table
 from helpers.metrics import bits_per_token, mean_loss, perplexity, uniform_loss, unigram_entropy
 from helpers.model import GPT, GPTConfig
-from helpers.papers import PUBLISHED
-from helpers.report import fmt, md_table
 
 
 def test_loss_conversions():

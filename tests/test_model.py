@@ -109,3 +109,55 @@ def test_attention_only_blocks_have_no_mlp():
     idx = torch.randint(0, 12, (2, 8))
     assert model(idx)[0].shape == (2, 8, 12)
     assert all(isinstance(b.mlp, torch.nn.Module) for b in GPT(GPTConfig(vocab_size=12)).blocks)
+
+
+# ----------------------------------------------------------------------------- what the model exposes to others
+
+
+def _recombined(attn, h, weights):
+    """``proj`` applied to the heads' outputs computed from explicit attention ``weights``."""
+    B, T, C = h.shape
+    _, _, v = attn.heads(h)
+    return attn.proj((weights @ v).transpose(1, 2).reshape(B, T, C))
+
+
+@pytest.mark.parametrize("kw", [{"mlp": False}, {"qk_norm": True}])
+def test_attention_weights_are_the_ones_the_fused_path_applies(kw):
+    """Rows sum to 1, nothing is attended in the future, and every layer's fused attention output equals its
+    explicit weights applied to the values: ``attention_weights`` reports what ``forward`` computes."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=12, context=16, n_layer=2, n_head=2, d_model=16, **kw)).train()
+    idx = torch.randint(0, 12, (3, 10))
+    weights = model.attention_weights(idx)
+    assert weights.shape == (2, 3, 2, 10, 10) and model.training  # computed in eval mode, mode restored
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3, 2, 10), atol=1e-6)
+    assert (weights.triu(1) == 0).all()
+    model.eval()
+    with torch.no_grad():
+        x = model.embed(idx)
+        for block, w in zip(model.blocks, weights):
+            h = block.ln1(x)
+            assert torch.allclose(_recombined(block.attn, h, w), block.attn(h), atol=1e-6)
+            x = block(x)
+
+
+def test_head_ablation_and_ov_weights():
+    """``ablated(h)`` removes exactly head h's output; ``ov_weights(h)`` are the matrices that output goes through."""
+    torch.manual_seed(0)
+    attn = GPT(GPTConfig(vocab_size=12, context=8, n_layer=1, n_head=2, d_model=16)).blocks[0].attn.eval()
+    h = torch.randn(2, 8, 16)
+    with torch.no_grad():
+        w = attn.weights(h)
+        full = attn(h)
+        keep = torch.tensor([0.0, 1.0]).view(1, 2, 1, 1)  # head 0 zeroed
+        with attn.ablated(0):
+            assert torch.allclose(attn(h), _recombined(attn, h, w * keep), atol=1e-6)
+        assert torch.equal(attn(h), full)  # the ablation ends with the block
+        W_V, W_O = attn.ov_weights(1)
+        assert W_V.shape == (8, 16) and W_O.shape == (16, 8)
+        v1 = h @ W_V.T + attn.qkv.bias[32 + 8 : 32 + 16]
+        head1 = (w[:, 1] @ v1) @ W_O.T  # head 1's share of the output, before the projection's bias
+        with attn.ablated(0):
+            assert torch.allclose(attn(h), head1 + attn.proj.bias, atol=1e-6)
+    with pytest.raises(ValueError, match="head=2"):
+        attn.ov_weights(2)

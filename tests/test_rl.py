@@ -1,4 +1,4 @@
-"""helpers.rl: chapter 10's preference world, losses, estimators, trainers, and its cached sweep."""
+"""helpers.rl and helpers.ch10: chapter 10's preference world, losses, estimators, trainers, and its cached sweep."""
 
 import json
 import math
@@ -141,6 +141,20 @@ def test_kl_estimators_agree_with_exact_kl_of_one_token():
     assert rl.kl_k3(logp, logq).mean().item() == pytest.approx(exact, abs=0.01)
 
 
+def test_kl_k3_has_lower_variance_than_k1_and_is_never_negative():
+    # the same one-token policies: per sample, k1 = log p/q swings between -0.92 and +0.92 nats (variance
+    # 0.51) while k3 = (r - 1) - log r, r = q/p, stays in [0, 0.59] (variance 0.043): same mean, far less noise
+    p, q = torch.tensor([0.5, 0.3, 0.2]), torch.tensor([0.2, 0.3, 0.5])
+    x = torch.multinomial(p, 100_000, replacement=True, generator=torch.Generator().manual_seed(1))
+    logp, logq = p.log()[x][:, None], q.log()[x][:, None]
+    k1, k3 = rl.kl_k1(logp, logq), rl.kl_k3(logp, logq)
+    assert k3.min().item() >= 0.0 and k1.min().item() < 0.0
+    assert k1.var().item() == pytest.approx(0.512, abs=0.01)
+    assert k3.var().item() == pytest.approx(0.043, abs=0.003)
+    with pytest.raises(ValueError, match="must match"):
+        rl.kl_k3(logp, logq[:0])
+
+
 @pytest.mark.parametrize("n", [2, 4, 16])
 def test_best_of_n_kl_matches_a_sampled_estimate(n):
     # base: uniform over M outcomes with distinct rewards; best-of-n picks the highest of n draws, so the
@@ -173,11 +187,27 @@ def test_best_of_n_curve_matches_simulation():
 
 def test_best_of_n_sampler_returns_the_highest_scoring_response():
     lm = tiny_lm()
+    torch.manual_seed(1)
     rm = rl.ScalarModel(lm.cfg)
-    with torch.no_grad():
-        rm.body.tok_emb.weight.zero_()
-    picks = rl.best_of_n(lm, rm, WORLD, n=4, k=3)
+    torch.nn.init.normal_(rm.head.weight)  # a random scorer: distinct scores for distinct responses
+    picks = rl.best_of_n(lm, rm, WORLD, n=4, k=3, seed=2)
     assert picks.shape == (3, WORLD.length)
+    # the same 12 draws (the sampler's seed), in 3 requests of 4: each pick is its request's top score
+    draws = rl.sample(lm, 12, WORLD.length, seed=2).view(3, 4, -1)
+    with torch.no_grad():
+        scores = rm.score(draws.reshape(12, -1)).view(3, 4)
+    assert torch.equal(picks, draws[torch.arange(3), scores.argmax(1)])
+    assert (rm.score(picks) >= scores.max(1).values - 1e-6).all()
+    with pytest.raises(ValueError, match="at least 1"):
+        rl.best_of_n(lm, rm, WORLD, n=0)
+
+
+def test_best_of_n_rows_keep_the_highest_proxy_of_each_draw():
+    from helpers.book.widgets import best_of_n_rows
+
+    ids = encode(["abababababab", "bbbbbbbbbbbb", "aaabbbbbbbbb"])
+    rows = best_of_n_rows(ids, [0.5, -1.0, 2.0], WORLD.gold(ids), WORLD, n=3, k=2)
+    assert rows == [["aaabbbbbbbbb", "2.00", "-1.00"]] * 2
 
 
 def test_fit_gao_recovers_parameters():
@@ -200,14 +230,31 @@ def test_reward_model_learns_a_trivially_separable_preference(tmp_path):
     good = ["a" + "".join(rng.choice(letters, WORLD.length - 1)) for _ in range(300)]  # starts with 'a'
     bad = ["b" + "".join(rng.choice(letters, WORLD.length - 1)) for _ in range(300)]
     c, r = encode(good), encode(bad)
-    res = rl.train_reward_model(
-        tiny_lm(), c[:200], r[:200], epochs=8, lr=3e-3, cache=ResultCache(tmp_path), progress=False
-    )
+    cfg = rl.RewardModelConfig(epochs=8, lr=3e-3)
+    res = rl.train_reward_model(tiny_lm(), c[:200], r[:200], cfg, cache=ResultCache(tmp_path), progress=False)
     assert rl.preference_accuracy(res.model, c[200:], r[200:]) > 0.95
-    again = rl.train_reward_model(tiny_lm(), c[:200], r[:200], epochs=8, lr=3e-3, cache=ResultCache(tmp_path))
-    assert again.cached and again.losses == res.losses
+    assert len(res.history.train_loss) == 8 * 4 and not res.cached
+    again = rl.train_reward_model(tiny_lm(), c[:200], r[:200], cfg, cache=ResultCache(tmp_path))
+    assert again.cached and again.history.train_loss == res.history.train_loss
     with pytest.raises(ValueError, match="empty"):
-        rl.train_reward_model(tiny_lm(), c[:0], r[:0])
+        rl.train_reward_model(tiny_lm(), c[:0], r[:0], cfg)
+
+
+@pytest.mark.parametrize(
+    "make, field",
+    [
+        (lambda: rl.RewardModelConfig(epochs=0), "epochs"),
+        (lambda: rl.RewardModelConfig(lr=0.0), "lr"),
+        (lambda: rl.RewardModelConfig(grad_clip=-1.0), "grad_clip"),
+        (lambda: rl.PPOConfig(grad_clip=-1.0), "grad_clip"),
+        (lambda: rl.PPOConfig(lam=1.5), "lam"),
+        (lambda: rl.DPOConfig(batch_size=0), "batch_size"),
+        (lambda: rl.DPOConfig(grad_clip=-1.0), "grad_clip"),
+    ],
+)
+def test_trainer_configs_reject_bad_values(make, field):
+    with pytest.raises(ValueError, match=field):
+        make()
 
 
 def test_ppo_and_dpo_run_and_cache(tmp_path):
@@ -215,11 +262,14 @@ def test_ppo_and_dpo_run_and_cache(tmp_path):
     rm = rl.ScalarModel.from_lm(lm)
     cfg = rl.PPOConfig(iterations=2, rollouts=16, minibatch=8)
     res = rl.train_ppo(lm, rm, WORLD, cfg, eval_every=1, cache=ResultCache(tmp_path), progress=False)
-    assert res.history["iteration"] == [0, 1, 2] and res.history["kl"][0] == 0.0
+    h = res.history
+    assert h.records["iteration"] == [0, 1, 2] and h.records["kl"][0] == 0.0
+    assert len(h.train_loss) == len(h.records["policy_loss"]) == 2 * cfg.epochs * 2  # iterations x epochs x minibatches
     assert rl.train_ppo(lm, rm, WORLD, cfg, eval_every=1, cache=ResultCache(tmp_path), progress=False).cached
     c, r = rl.sample(lm, 16, WORLD.length, seed=1), rl.sample(lm, 16, WORLD.length, seed=2)
     dpo = rl.train_dpo(lm, c, r, rl.DPOConfig(epochs=1, batch_size=8), cache=ResultCache(tmp_path), progress=False)
-    assert len(dpo.losses) == 2 and rl.implicit_reward_accuracy(dpo.model, lm, c, r) > 0.5
+    assert len(dpo.history.train_loss) == 2 and len(dpo.history.records["train_accuracy"]) == 1
+    assert rl.implicit_reward_accuracy(dpo.model, lm, c, r) > 0.5
     with pytest.raises(ValueError, match="kl_coef"):
         rl.PPOConfig(kl_coef=-1.0)
     with pytest.raises(ValueError, match="minibatch"):
@@ -229,9 +279,27 @@ def test_ppo_and_dpo_run_and_cache(tmp_path):
 # ----------------------------------------------------------------------------- the cached sweep stays honest
 
 
-def test_cached_ch10_point_reproduces():
+def test_trainers_honour_the_device_they_are_given(auto_device_unavailable, tmp_path):
+    # COURSE_DEVICE names a device this machine lacks, so "auto" fails; device="cpu" must reach every trainer
+    lm = tiny_lm()
+    c, r = rl.sample(lm, 16, WORLD.length, seed=1), rl.sample(lm, 16, WORLD.length, seed=2)
+    cache = ResultCache(tmp_path)
+    rm = rl.train_reward_model(lm, c, r, rl.RewardModelConfig(epochs=1), device="cpu", cache=cache, progress=False)
+    ppo_cfg = rl.PPOConfig(iterations=1, rollouts=16, minibatch=8)
+    ppo = rl.train_ppo(lm, rm.model, WORLD, ppo_cfg, device="cpu", cache=cache, progress=False)
+    dpo_cfg = rl.DPOConfig(epochs=1, batch_size=8)
+    dpo = rl.train_dpo(lm, c, r, dpo_cfg, device="cpu", cache=cache, progress=False)
+    for result in (rm, ppo, dpo):
+        assert result.device.type == "cpu" and next(result.model.parameters()).device.type == "cpu"
+    with pytest.raises(RuntimeError, match=auto_device_unavailable):
+        rl.train_dpo(lm, c, r, dpo_cfg, cache=False, progress=False)  # "auto" goes to COURSE_DEVICE
+
+
+def test_cached_ch10_point_reproduces(auto_device_unavailable):
     """Re-run the cheapest cached point (250 pairs, seed 0) with the thread count it was cached with: the
-    reward model's held-out accuracy, the best-of-n curve and the PPO curve must agree."""
+    reward model's held-out accuracy, the best-of-n curve and the PPO curve must agree. COURSE_DEVICE names an
+    absent device, so the run also proves that ``device="cpu"`` reaches every stage (pretraining and SFT, the
+    reward model, PPO) and is the device reported."""
     from helpers.sweep import load_sweep, run_point
 
     rows = [
@@ -245,6 +313,7 @@ def test_cached_ch10_point_reproduces():
         fresh = run_point({"recipe": row["recipe"], **json.loads(row["params"])}, device="cpu")
     finally:
         torch.set_num_threads(threads)
+    assert fresh["device"] == "cpu"
     new, old = json.loads(fresh["metrics"]), row["metrics"]
     assert new["accuracy"] == pytest.approx(old["accuracy"], abs=0.01)
     assert new["bon"]["gold"] == pytest.approx(old["bon"]["gold"], abs=0.05)

@@ -1,9 +1,10 @@
 import csv
 import json
+import math
 
 import pytest
 
-from helpers import recipes, sweep
+from helpers import sweep
 from helpers.model import GPTConfig
 from helpers.train import TrainConfig
 
@@ -18,7 +19,7 @@ def tiny_grid(monkeypatch, tmp_path):
             TrainConfig(steps=5, batch_size=4, warmup_steps=1, eval_batches=1, seed=seed),
         )
 
-    monkeypatch.setitem(recipes.RECIPES, "micro", micro)
+    monkeypatch.setitem(sweep.EXPERIMENTS, "micro", sweep.lm_experiment(micro))
     monkeypatch.setitem(
         sweep.GRIDS,
         "micro_seeds",
@@ -91,7 +92,7 @@ def test_damaged_sweep_file_is_reported(tiny_grid):
 def test_cached_chapter1_sweep_is_complete():
     """The committed sweep the chapter reads holds every point of its grid."""
     rows = sweep.load_sweep("ch01_seeds")
-    assert sorted(r["seed"] for r in rows) == [p["seed"] for p in sweep.GRIDS["ch01_seeds"]["full"]]
+    assert sorted(r["seed"] for r in rows) == [p["seed"] for p in sweep._grid("ch01_seeds", "full")]
     assert len({r["final_val"] for r in rows}) == len(rows)  # seeds really differ
     assert rows[0]["metrics"] == {} and rows[0]["curve"] is None  # written before either column existed
 
@@ -140,9 +141,12 @@ def test_points_can_name_their_data_and_store_task_metrics(tiny_grid, monkeypatc
     from helpers.data import load_corpus
 
     monkeypatch.setitem(sweep.DATASETS, "small", lambda: load_corpus("kjv", max_chars=100_000))
-    monkeypatch.setitem(sweep.EVALUATORS, "micro", lambda model, corpus: {"vocab": corpus.vocab_size, "acc": 0.5})
+    scored = sweep.lm_experiment(
+        sweep.EXPERIMENTS["micro"].recipe, evaluator=lambda model, corpus: {"vocab": corpus.vocab_size, "acc": 0.5}
+    )
+    monkeypatch.setitem(sweep.EXPERIMENTS, "micro", scored)
     monkeypatch.setitem(sweep.GRIDS, "micro_task", {"full": [{"recipe": "micro", "data": "small", "seed": 0}]})
-    sweep._corpus.cache_clear()
+    sweep._built.cache_clear()
     sweep.run_sweep("micro_task", device="cpu")
     (row,) = sweep.load_sweep("micro_task")
     assert row["metrics"]["acc"] == 0.5 and json.loads(row["params"]) == {"data": "small", "seed": 0}
@@ -151,10 +155,17 @@ def test_points_can_name_their_data_and_store_task_metrics(tiny_grid, monkeypatc
 
 
 def test_runners_cover_experiments_that_are_not_lm_training(tiny_grid, monkeypatch):
-    def runner(width, seed=0, device="auto"):
-        return {"metrics": {"err": width / 10 + seed}, "seconds": 0.25, "final_val": 0.125, "params": width**2}
+    def runner(width, seed=0, device="auto", cache=False):
+        return sweep.RunOutput(
+            seed=seed,
+            steps=0,
+            seconds=0.25,
+            non_embedding=width**2,
+            final_val=0.125,
+            metrics={"err": width / 10 + seed},
+        )
 
-    monkeypatch.setitem(sweep.RUNNERS, "toy", runner)
+    monkeypatch.setitem(sweep.EXPERIMENTS, "toy", runner)
     monkeypatch.setitem(sweep.GRIDS, "toy_grid", {"full": [{"recipe": "toy", "width": w} for w in (2, 4)]})
     sweep.run_sweep("toy_grid", device="cpu")
     rows = sweep.load_sweep("toy_grid")
@@ -187,3 +198,46 @@ def test_sweeps_written_by_older_code_resume_only_when_no_column_would_be_lost(t
     path.write_text("seed,recipe,params,final_val\n")
     with pytest.raises(ValueError, match="older helpers.sweep"):
         sweep.run_sweep("micro_seeds", device="cpu")
+
+
+def test_provenance_records_the_device_the_runs_used(tiny_grid, auto_device_unavailable):
+    """Asked for cpu while COURSE_DEVICE names an absent device, every run trains on the cpu and says so."""
+    row = sweep.run_point({"recipe": "micro", "seed": 0}, device="cpu")
+    assert row["device"] == "cpu"
+    path = sweep.run_sweep("micro_seeds", profile="quick", device="cpu")
+    assert json.loads(path.with_suffix(".provenance.json").read_text())["device"] == "cpu"
+
+
+def test_a_runner_that_ignores_its_device_is_caught(tiny_grid, monkeypatch):
+    def sloppy(*, device, cache, seed=0):
+        return sweep.RunOutput(seed=seed, steps=1, seconds=0.0, device="cuda")  # ran elsewhere than asked
+
+    monkeypatch.setitem(sweep.EXPERIMENTS, "sloppy", sloppy)
+    monkeypatch.setitem(sweep.GRIDS, "sloppy_grid", {"full": [{"recipe": "sloppy", "seed": 0}]})
+    with pytest.raises(RuntimeError, match="ignores the device it is given"):
+        sweep.run_sweep("sloppy_grid", device="cpu")
+
+
+def test_run_outputs_are_checked():
+    out = sweep.RunOutput(seed=0, steps=10, seconds=1.0, non_embedding=100, metrics={"a": 1})
+    assert math.isnan(out.final_val) and out.device == "cpu"
+    with pytest.raises(ValueError, match="RunOutput.non_embedding=-1"):
+        sweep.RunOutput(seed=0, steps=10, seconds=1.0, non_embedding=-1)
+    with pytest.raises(ValueError, match="RunOutput.steps=1.5"):
+        sweep.RunOutput(seed=0, steps=1.5, seconds=1.0)
+    with pytest.raises(ValueError, match="RunOutput.device='gpu'"):
+        sweep.RunOutput(seed=0, steps=1, seconds=1.0, device="gpu")
+    with pytest.raises(ValueError, match="RunOutput.metrics"):
+        sweep.RunOutput(seed=0, steps=1, seconds=1.0, metrics=[1, 2])
+
+
+def test_an_experiment_must_return_a_run_output(tiny_grid, monkeypatch):
+    monkeypatch.setitem(sweep.EXPERIMENTS, "dicty", lambda **kw: {"final_val": 1.0})
+    with pytest.raises(TypeError, match="not a helpers.sweep.RunOutput"):
+        sweep.run_point({"recipe": "dicty"}, device="cpu")
+
+
+def test_grids_are_found_in_their_chapter_room():
+    assert sweep._grid("ch01_seeds", "quick")[0]["recipe"] == "tiny_lm"
+    with pytest.raises(ValueError, match="names no experiment"):
+        sweep.register_grid("bad_grid", full=[{"seed": 0}])

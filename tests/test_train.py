@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -195,3 +196,21 @@ def test_fine_tuning_starts_from_init_and_keys_the_cache(corpus, tmp_path):
     assert state_fingerprint(other) != before
     with pytest.raises(ValueError, match="model_cfg=init.cfg"):
         train(GPTConfig(**{**mc.to_dict(), "d_model": 16}), tc, corpus, init=base)
+
+
+def test_train_honours_the_device_it_is_given(corpus, auto_device_unavailable):
+    """COURSE_DEVICE names an absent device, so only a trainer that uses TrainConfig.device="cpu" can run."""
+    mc, tc = small(corpus, steps=6, eval_every=0)
+    result = train(mc, tc, corpus, cache=False)
+    assert result.device.type == "cpu" and next(result.model.parameters()).device.type == "cpu"
+    with pytest.raises(RuntimeError, match="not available on this machine"):
+        train(mc, dataclasses.replace(tc, device="auto"), corpus, cache=False)
+
+
+def test_configs_are_frozen_and_rechecked_on_replace():
+    cfg = TrainConfig(steps=10, warmup_steps=2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.steps = 0
+    with pytest.raises(ValueError, match="TrainConfig.steps=0: train for at least 1 step"):
+        dataclasses.replace(cfg, steps=0)
+    assert dataclasses.replace(cfg, desc="reward model").result_key() == cfg.result_key()

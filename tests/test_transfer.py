@@ -2,11 +2,11 @@ import math
 
 import pytest
 
+from helpers.ch09 import code_data_run
 from helpers.tasks import AdditionTask
 from helpers.transfer import (
     MIXES,
     add_trace,
-    code_data_run,
     max_trace,
     pretraining_corpus,
     program_traces,
@@ -53,15 +53,15 @@ def test_pretraining_mixes_share_one_vocabulary_and_size():
         pretraining_corpus("prose+max", share=1.0)
 
 
-def test_code_data_run_pretrains_then_fine_tunes(monkeypatch, tmp_path):
-    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+def test_code_data_run_pretrains_then_fine_tunes(auto_device_unavailable):
     kw = dict(seed=0, n_train=100, pretrain_steps=20, finetune_steps=20, d_model=16, n_layer=1, device="cpu")
     scratch = code_data_run("none", **kw)
-    pre = code_data_run("prose+max", **kw)
-    assert math.isnan(scratch["metrics"]["pretrain_val"]) and pre["metrics"]["pretrain_val"] < 5
-    assert scratch["metrics"]["n"] == pre["metrics"]["n"] == 1000
+    pre = code_data_run("prose+max", **kw)  # both stages honour device="cpu" (COURSE_DEVICE names an absent one)
+    assert scratch.device == pre.device == "cpu"
+    assert math.isnan(scratch.metrics["pretrain_val"]) and pre.metrics["pretrain_val"] < 5
+    assert scratch.metrics["n"] == pre.metrics["n"] == 1000
     # same seed, same fine-tuning data: only the starting weights differ
-    assert scratch["final_val"] != pre["final_val"]
+    assert scratch.final_val != pre.final_val
     assert set(MIXES) == {"none", "prose", "prose+add", "prose+max"}
     with pytest.raises(ValueError, match="choose one of"):
         code_data_run("code", **kw)

@@ -3,8 +3,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from helpers.metrics import at_least_k_right
-from helpers.widgets import (
+from helpers.book.widgets import (
     AllocationRule,
     allocation_rows,
     compute_budget_explorer,
@@ -15,6 +14,7 @@ from helpers.widgets import (
     plot_allocation,
     plot_metric,
 )
+from helpers.metrics import at_least_k_right
 
 matplotlib.use("Agg")
 
@@ -114,7 +114,7 @@ def test_head_explorer_redraws_the_chosen_head():
 
 
 def test_parse_problem_accepts_three_operators_and_explains_bad_input():
-    from helpers.widgets import parse_problem
+    from helpers.book.widgets import parse_problem
 
     assert parse_problem(" 385 + 47 = ") == (385, "+", 47)
     assert parse_problem("12*7") == (12, "*", 7) and parse_problem("90-9") == (90, "-", 9)
@@ -126,9 +126,9 @@ def test_parse_problem_accepts_three_operators_and_explains_bad_input():
 def test_problem_solver_shows_each_models_working():
     import ipywidgets as widgets
 
+    from helpers.book.widgets import problem_solver, solver_rows
     from helpers.model import GPT, GPTConfig
     from helpers.tasks import AdditionTask, MultiplicationTask
-    from helpers.widgets import problem_solver, solver_rows
 
     add = AdditionTask(2, "scratchpad", n_train=50, n_test=10)
     mul = MultiplicationTask(2, "reversed", n_train=50, n_test=10)

@@ -8,6 +8,8 @@
 - ``head_explorer``: pick a layer and head of a transformer and see its attention pattern (chapter 7).
 - ``parse_problem`` / ``solver_rows`` / ``problem_solver``: type an arithmetic problem and read each model's
   working and answer (chapter 9).
+- ``best_of_n_rows`` / ``plot_best_of_n`` / ``best_of_n_explorer``: best-of-n picks from a scored pool and the
+  proxy and gold reward against √KL, with a slider over n (chapter 10).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import at_least_k_right
+from ..metrics import at_least_k_right
+from ..tasks import answer_with_working
 from .plots import attention_heatmap
-from .tasks import answer_with_working
 
 
 @dataclass(frozen=True)
@@ -272,3 +274,58 @@ def problem_solver(models: dict, value: str = "385+47"):
     box.observe(redraw, names="value")
     redraw()
     return widgets.VBox([box, table])
+
+
+def best_of_n_rows(ids, proxy, gold, world, n: int, k: int = 5, seed: int = 0) -> list:
+    """``k`` best-of-n picks from a scored pool (token ids ``ids`` of responses of ``world``, a
+    ``helpers.rl.PreferenceWorld``, with scores ``proxy`` and ``gold``): each draws ``n`` pool members at
+    random and keeps the highest proxy. Rows ``[response, proxy, gold]`` (rounded to 2 decimals), chapter 10."""
+    proxy, gold = np.asarray(proxy), np.asarray(gold)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(k):
+        draw = rng.choice(len(proxy), size=n, replace=False)
+        best = draw[np.argmax(proxy[draw])]
+        rows.append([world.decode(ids[best : best + 1])[0], f"{proxy[best]:.2f}", f"{gold[best]:.2f}"])
+    return rows
+
+
+def plot_best_of_n(curve: dict, n: int | None = None, ax=None):
+    """Proxy and gold reward of best-of-n against d = √KL (``helpers.rl.best_of_n_curve``'s output), n marked."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 3.8))
+    d = np.sqrt(curve["kl"])
+    ax.plot(d, curve["proxy"], "o-", label="proxy reward (reward model, standardised)")
+    ax.plot(d, curve["gold"], "s-", label="gold reward (hidden)")
+    if n is not None:
+        i = curve["n"].index(n)
+        ax.axvline(d[i], color="0.5", ls=":", lw=1)
+        ax.set_title(f"best-of-{n}: KL = {curve['kl'][i]:.2f} nats")
+    ax.set_xlabel("d = √KL(best-of-n ‖ SFT)  (nats$^{1/2}$)")
+    ax.set_ylabel("mean reward")
+    ax.legend()
+    return ax
+
+
+def best_of_n_explorer(ids, proxy, gold, world, curve: dict):
+    """A slider over n (the values of ``curve["n"]``): redraws ``plot_best_of_n`` with n marked (a PNG in an
+    ``Image`` widget) and a table of five best-of-n picks with their proxy and gold rewards (``HTML``)."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    slider = widgets.SelectionSlider(options=curve["n"], value=curve["n"][4], description="n", continuous_update=False)
+    image, table = widgets.Image(format="png"), widgets.HTML()
+
+    def redraw(change=None) -> None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        plot_best_of_n(curve, slider.value, ax)
+        image.value = figure_png(fig)
+        table.value = _html_table(
+            ["best-of-n pick", "proxy", "gold"], best_of_n_rows(ids, proxy, gold, world, slider.value)
+        )
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, image, table])

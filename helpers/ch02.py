@@ -1,0 +1,117 @@
+"""Chapter 2, scaling laws: the model family, its recipe and the cached sweeps the chapter fits.
+
+- ``SIZES`` (widths and depths, 3.3k to 595k non-embedding parameters) and ``LRS`` (peak learning rates tried
+  at every point, the best kept per point by ``helpers.sweep.best_of``);
+- ``scaling``: a model of the family trained on a token budget or a compute budget (C = 6 N D);
+- the grids ``ch02_isoflop`` (IsoFLOP profiles), ``ch02_seeds`` (the predicted run over five seeds),
+  ``ch02_sizes`` (L(N) at fixed data) and ``ch02_data`` (L(D) at fixed N).
+"""
+
+from __future__ import annotations
+
+from . import sweep
+from .data import Corpus
+from .model import GPTConfig, non_embedding_params
+from .train import TrainConfig
+
+# chapter 2's model family (width, layers): 3.3k to 595k non-embedding parameters (2.3 decades)
+SIZES = [(16, 1), (24, 1), (32, 1), (32, 2), (48, 2), (64, 2), (96, 2), (128, 2), (128, 3)]
+# peak learning rates tried at every chapter-2 point (chapter 1's 3e-3 is far from best for short runs)
+LRS = (3e-3, 1e-2, 3e-2)
+
+
+def scaling(
+    corpus: Corpus,
+    d_model: int,
+    n_layer: int,
+    tokens: float | None = None,
+    flops: float | None = None,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> tuple[GPTConfig, TrainConfig]:
+    """Chapter 2's model family: width ``d_model`` and ``n_layer`` layers (head width 16), trained on
+    ``tokens`` tokens, or on as many as a compute budget of ``flops = 6 N D`` allows (N non-embedding).
+
+    Every run gets its own warmup + cosine schedule over its own length, 16 evaluation batches per
+    split (a precise final loss) and 8 evaluations along the way (curves for Chinchilla's approach 1).
+    Batch 32 x context 64 as in chapter 1. The peak learning rate ``lr`` defaults to chapter 1's 3e-3;
+    the chapter-2 sweeps run every point at each of ``LRS`` and keep the best (``helpers.sweep.best_of``).
+    """
+    if (tokens is None) == (flops is None):
+        raise ValueError("give exactly one of tokens= or flops= (a compute budget, C = 6 N D)")
+    model = GPTConfig(
+        vocab_size=corpus.vocab_size, context=64, n_layer=n_layer, n_head=max(1, d_model // 16), d_model=d_model
+    )
+    if flops is not None:
+        tokens = flops / (6 * non_embedding_params(model))
+    steps = max(50, round(tokens / (32 * model.context)))
+    train = TrainConfig(
+        steps=steps,
+        batch_size=32,
+        lr=lr,
+        warmup_steps=min(50, steps // 10),
+        eval_every=max(1, steps // 8),
+        eval_batches=16,
+        seed=seed,
+    )
+    return model, train
+
+
+sweep.register_experiment("scaling", sweep.lm_experiment(scaling))
+GRIDS = {
+    # chapter 2: IsoFLOP profiles (C = 6ND, N non-embedding), six or seven sizes per budget, each point at
+    # three peak learning rates (chapter 2 keeps the best per point); each profile reaches below its optimum
+    "ch02_isoflop": {
+        "full": [
+            {"recipe": "scaling", "d_model": d, "n_layer": n, "flops": c, "lr": lr}
+            for lr in LRS
+            for c, sizes in [
+                (2.5e11, SIZES[0:6]),
+                (5e11, SIZES[0:7]),
+                (1e12, SIZES[1:8]),
+                (2e12, SIZES[2:9]),
+            ]
+            for d, n in sizes
+        ],
+        # a live profile at a smaller budget, one layer and one learning rate (1e-2, the rate most cached runs
+        # chose) to fit in half a minute. Every size gets at least ~600 steps (shorter runs fall off a cliff), so a
+        # parabola in ln N describes the profile
+        "quick": [
+            {"recipe": "scaling", "d_model": d, "n_layer": 1, "flops": 1e11, "lr": 1e-2} for d in (16, 20, 24, 28, 32)
+        ],
+    },
+    # chapter 2's prediction: the run the chapter predicts from runs with at most a quarter of its compute
+    # (the 100k model at 4.5e12 FLOPs, the size and learning rate that fit picks), over five seeds, so that
+    # the tolerance on the prediction comes from measured seed-to-seed spread
+    "ch02_seeds": {
+        "full": [
+            {"recipe": "scaling", "d_model": 64, "n_layer": 2, "flops": 4.5e12, "lr": 1e-2, "seed": s} for s in range(5)
+        ],
+        "quick": [
+            {"recipe": "scaling", "d_model": 64, "n_layer": 2, "flops": 1e11, "lr": 1e-2, "seed": s} for s in range(2)
+        ],
+    },
+    # chapter 2: L(N) at fixed data (2,000 steps, 4.1M tokens, about 1.1 epochs) and L(D) at fixed N
+    "ch02_sizes": {
+        "full": [
+            {"recipe": "scaling", "d_model": d, "n_layer": n, "tokens": 4_096_000, "lr": lr}
+            for lr in LRS
+            for d, n in SIZES
+        ],
+        "quick": [
+            {"recipe": "scaling", "d_model": d, "n_layer": n, "tokens": 512_000, "lr": 1e-2} for d, n in SIZES[:5]
+        ],
+    },
+    "ch02_data": {
+        "full": [
+            {"recipe": "scaling", "d_model": 128, "n_layer": 2, "tokens": t, "lr": lr}
+            for lr in LRS
+            for t in (256_000, 512_000, 1_024_000, 2_048_000, 4_096_000)
+        ],
+        "quick": [
+            {"recipe": "scaling", "d_model": 64, "n_layer": 2, "tokens": t, "lr": 1e-2} for t in (128_000, 512_000)
+        ],
+    },
+}
+for _name, _profiles in GRIDS.items():
+    sweep.register_grid(_name, **_profiles)

@@ -1,0 +1,137 @@
+"""Chapter 9, chain-of-thought and code data: its corpora, experiments and cached grids.
+
+- datasets: 3-digit addition from 250, 1,000 or 4,000 training problems (``addition3-{fmt}-n{n}``), 3-digit x
+  1-digit multiplication (``mul3-{fmt}-n{n}``) and 3-digit operands written 5 wide (``addition5-{fmt}-k3``);
+- experiments: ``arithmetic_length`` (chapter 6's recipe, scored on longer operands by ``tasks.length_scores``)
+  and ``ch09_code`` (``code_data_run``: pretrain on prose with or without program traces, then fine-tune);
+- grids: ``ch09_formats`` (sample efficiency of the three answer formats), ``ch09_multiplication``,
+  ``ch09_length`` (length generalisation), ``ch09_scale`` (the formats across model sizes), ``ch09_code``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+
+from . import sweep
+from .ch06 import arithmetic
+from .tasks import AdditionTask, addition_corpus, evaluate, length_corpus, length_scores, multiplication_corpus
+from .train import train
+from .transfer import MIXES, pretraining_corpus, shared_tokenizer
+
+# numbers of training problems at which the answer formats are compared
+CH09_TRAIN_SIZES = (250, 1000, 4000)
+CH09_FORMATS = ("plain", "reversed", "scratchpad")
+CH09_MUL_SIZES = (1000, 3000)
+CH09_SCALE_SIZES = [(16, 1), (16, 2), (64, 2)]  # with ch09_formats' (32, 2): about 3k to 100k parameters
+
+
+for _f in CH09_FORMATS:
+    for _n in CH09_TRAIN_SIZES:
+        sweep.register_dataset(f"addition3-{_f}-n{_n}", functools.partial(addition_corpus, 3, _f, _n))
+    for _n in CH09_MUL_SIZES:
+        sweep.register_dataset(f"mul3-{_f}-n{_n}", functools.partial(multiplication_corpus, 3, _f, _n))
+    sweep.register_dataset(f"addition5-{_f}-k3", functools.partial(length_corpus, 5, _f, 3))
+
+
+def code_data_run(
+    mix: str,
+    seed: int = 0,
+    fmt: str = "reversed",
+    n_train: int = 1000,
+    pretrain_steps: int = 2000,
+    finetune_steps: int = 500,
+    d_model: int = 32,
+    n_layer: int = 2,
+    device: str = "auto",
+    cache: bool = False,
+    progress: bool = False,
+) -> sweep.RunOutput:
+    """Pretrain a model on ``mix`` (``"none"`` skips pretraining) for ``pretrain_steps``, then fine-tune it
+    on ``n_train`` 3-digit addition problems in format ``fmt`` with chapter 6's recipe (``ch06.arithmetic``,
+    ``finetune_steps``: by default a quarter of a from-scratch run, so that a head start shows), and score it
+    on the 1,000 test problems. Both stages share ``seed``. The return
+    value is a ``helpers.sweep.RunOutput``, with the fine-tuned model in ``extras["model"]``."""
+    if mix not in MIXES:
+        raise ValueError(f"mix={mix!r}: choose one of {MIXES}")
+    task = AdditionTask(3, fmt, n_train=n_train)
+    tok = shared_tokenizer()
+    task_corpus = task.corpus(tokenizer=tok)
+    model_cfg, ft_cfg = arithmetic(task_corpus, d_model, n_layer, steps=finetune_steps, seed=seed)
+    ft_cfg = replace(ft_cfg, device=device, progress=progress)
+    seconds, pre_val, init = 0.0, float("nan"), None
+    if mix != "none":
+        corpus = pretraining_corpus(mix)
+        _, pre_cfg = arithmetic(task_corpus, d_model, n_layer, steps=pretrain_steps, seed=seed)
+        pre = train(model_cfg, replace(pre_cfg, device=device, progress=progress), corpus, cache=cache)
+        init, pre_val, seconds = pre.model, pre.history.final_val, pre.history.seconds
+    result = train(model_cfg, ft_cfg, task_corpus, init=init, cache=cache)
+    scores = evaluate(result.model, task, tokenizer=tok)
+    scores.pop("answers")
+    h = result.history
+    return sweep.RunOutput(
+        seed=seed,
+        steps=finetune_steps,
+        seconds=seconds + h.seconds,
+        non_embedding=result.model.param_counts()["non_embedding"],
+        final_train=h.eval_train[-1],
+        final_val=h.final_val,
+        curve={"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]},
+        metrics={**scores, "pretrain_val": pre_val},
+        device=result.device.type,
+        extras={"model": result.model},
+    )
+
+
+sweep.register_experiment("arithmetic_length", sweep.lm_experiment(arithmetic, evaluator=length_scores))
+sweep.register_experiment("ch09_code", code_data_run)
+
+
+def _ch09(data: str, d_model: int = 32, n_layer: int = 2, seed: int = 0, recipe: str = "arithmetic") -> dict:
+    return {"recipe": recipe, "data": data, "d_model": d_model, "n_layer": n_layer, "steps": 2000, "seed": seed}
+
+
+# sample efficiency: 3-digit addition in the plain, reversed and scratchpad formats, the same model (two layers
+# of 32), the same 2,000 steps of 128 problems, from 250, 1,000 or 4,000 distinct training problems, two seeds
+GRIDS = {
+    "ch09_formats": {
+        "full": [
+            {
+                "recipe": "arithmetic",
+                "data": f"addition3-{f}-n{n}",
+                "d_model": 32,
+                "n_layer": 2,
+                "steps": 2000,
+                "seed": s,
+            }
+            for n in CH09_TRAIN_SIZES
+            for f in ("plain", "reversed", "scratchpad")
+            for s in range(2)
+        ]
+    }
+}
+GRIDS["ch09_multiplication"] = {
+    "full": [_ch09(f"mul3-{f}-n{n}", seed=s) for n in CH09_MUL_SIZES for f in CH09_FORMATS for s in range(2)],
+    "quick": [_ch09("mul3-reversed-n1000")],
+}
+GRIDS["ch09_length"] = {
+    "full": [_ch09(f"addition5-{f}-k3", seed=s, recipe="arithmetic_length") for f in CH09_FORMATS for s in range(2)],
+    "quick": [_ch09("addition5-plain-k3", recipe="arithmetic_length")],
+}
+GRIDS["ch09_scale"] = {
+    "full": [
+        _ch09(f"addition3-{f}-n1000", d, n, s) for d, n in CH09_SCALE_SIZES for f in CH09_FORMATS for s in range(2)
+    ],
+    "quick": [_ch09("addition3-reversed-n1000", 16, 1)],
+}
+GRIDS["ch09_code"] = {
+    "full": [
+        {"recipe": "ch09_code", "mix": m, "n_train": 1000, "finetune_steps": 500, "seed": s}
+        for m in MIXES
+        for s in range(3)
+    ],
+    "quick": [{"recipe": "ch09_code", "mix": "none", "n_train": 1000, "finetune_steps": 500, "seed": 0}],
+}
+
+for _name, _profiles in GRIDS.items():
+    sweep.register_grid(_name, **_profiles)
