@@ -12,6 +12,23 @@ pytest is pointed: it sits at the repository root so that `pytest chapters --nbv
 - **Notebook outputs** are compared by nbval after the sanitisers in ``tests/sanitize.cfg``
   (see that file for what is replaced and why). Images are not compared byte-for-byte (nbval's
   default); every claim a figure makes is also an ``assert`` in the notebook, so it is checked.
+
+What each layer proves:
+
+- **unit tests** (``tests/``): every helper does what its docstring says, refuses bad input with a clear
+  error, honours the device it is given, and never serves a stale cache entry;
+- **cached-sweep spot checks** (``tests/test_sweep_cache.py`` and the chapter tests): today's code still
+  produces the numbers in ``data/sweeps`` (re-trained with the thread count each row was made with);
+- **nbval, strict** (``make test``): on this platform, every committed output is exactly what today's code
+  prints; a same-platform regression test of the book. It is not a claim about other machines;
+- **the portable run** (``make test-portable``, in CI under another thread count, ATen CPU kernels and MKL
+  instruction set): every notebook runs top to bottom and every ``assert`` holds on a configuration unlike
+  the one that made the outputs; the printed digits may differ there and are not compared. Notebooks can
+  pass it because a live run is checked against its cached twin within a tolerance from the seed spread
+  (``helpers.claims.twin_check``), and scientific claims are asserted on the cached families or with
+  margins of several seed standard deviations;
+- **the book build** (``tests/test_book.py``): the book renders from the committed outputs with warnings
+  as errors.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The **core** imports no chapter: ``model`` (the GPT), ``tokenizer``, ``data`` (corpora, splits, batches),
 ``config`` (how configs check themselves), ``fit`` (the one training path: device, seeds, optimizer, the
 update step, history, the cached result), ``train`` (language-model training on it), ``cache`` (the result
-cache), ``sweep`` (the generic sweep runner), ``scaling`` (scaling-law fits), ``metrics`` and ``generate``.
+cache), ``sweep`` (the generic sweep runner), ``scaling`` (scaling-law fits), ``metrics``, ``generate`` and
+``claims`` (live runs checked against their cached twins within a measured seed spread).
 
 The **worlds** are the toy problems the chapters study: ``tasks`` (synthetic arithmetic), ``transfer``
 (program traces and pretraining mixes), ``icl`` (in-context learning) and ``rl`` (learning from preferences).
