@@ -25,10 +25,12 @@ PUBLISHED = {
     },
     "nanogpt_gpu": {
         "name": "nanoGPT, GPU recipe (TinyShakespeare)",
-        "val_loss": 1.4697,
+        "val_loss": 1.4697,  # the best validation loss of the run (checkpoints are kept only when it improves)
         "n_layer": 6,
         "d_model": 384,
         "context": 256,
+        "batch_size": 64,  # config/train_shakespeare_char.py: batch_size 64, block_size 256, max_iters 5000
+        "steps": 5000,
         "cite": "karpathy2022nanogpt",
     },
     # Kaplan et al. 2020: single-variable power laws in non-embedding N, tokens D and compute C (WebText2,
