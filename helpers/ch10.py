@@ -77,13 +77,16 @@ def overoptimisation_run(
 ) -> sweep.RunOutput:
     """The chapter's pipeline with a reward model trained on ``pairs`` labelled pairs (drawn and trained with
     ``seed``), then best-of-n from a pool of ``pool`` SFT samples and PPO at ``kl_coef``, every stage on
-    ``device`` and through the result cache when ``cache`` is on. Its metrics: the reward model's held-out
+    ``device``; the reward model and PPO go through the result cache when ``cache`` is on, the shared pretraining
+    and SFT stages always. Its metrics: the reward model's held-out
     accuracy (and the labels' ceiling), the best-of-n curve and the PPO curve (proxy, gold, KL every 5
     iterations); ``final_val`` is the gold reward PPO ends with."""
     t0 = time.perf_counter()
     dev = select_device(device)
     world = PreferenceWorld()
-    _, sft = pretrain_and_sft(world, progress=False, device=str(dev), cache=cache)
+    # every point starts from the same pretrained and SFT models (same configs, data and seed), so they go
+    # through the result cache whatever ``cache`` says: trained once per machine, not once per point
+    _, sft = pretrain_and_sft(world, progress=False, device=str(dev))
     test_c, test_r = preference_data(world, sft, 2000, seed=TEST_SEED)
     norm = sample(sft, 2000, world.length, seed=NORM_SEED)
     chosen, rejected = preference_data(world, sft, pairs, seed=100 + seed)
