@@ -53,8 +53,8 @@ test-notebooks: $(STAMP)  ## nbval over the chapter notebooks only
 execute: $(STAMP)  ## re-run every notebook top to bottom in a fresh kernel and save its outputs
 	$(BIN)/python tests/execute_notebooks.py
 
-lab: $(STAMP)  ## JupyterLab on the repository
-	$(BIN)/jupyter lab
+lab: $(STAMP)  ## JupyterLab on the repository (as root too, as in many containers)
+	$(BIN)/jupyter lab $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 bench: $(STAMP)  ## training throughput and MFU of helpers vs a bare loop and a lean reference GPT
 	$(BIN)/python -m helpers.bench

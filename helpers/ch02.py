@@ -18,6 +18,7 @@ from .train import TrainConfig
 SIZES = [(16, 1), (24, 1), (32, 1), (32, 2), (48, 2), (64, 2), (96, 2), (128, 2), (128, 3)]
 # peak learning rates tried at every chapter-2 point (chapter 1's 3e-3 is far from best for short runs)
 LRS = (3e-3, 1e-2, 3e-2)
+MIN_STEPS = 50  # the shortest run whose warmup + cosine schedule the family allows
 
 
 def scaling(
@@ -44,7 +45,15 @@ def scaling(
     )
     if flops is not None:
         tokens = flops / (6 * non_embedding_params(model))
-    steps = max(50, round(tokens / (32 * model.context)))
+    steps = round(tokens / (32 * model.context))
+    if steps < MIN_STEPS:
+        budget = f"flops={flops:.3g}" if flops is not None else f"tokens={tokens:.3g}"
+        raise ValueError(
+            f"scaling: {budget} gives the {d_model}-wide, {n_layer}-layer model only {steps} steps of "
+            f"{32 * model.context} tokens; a warmup + cosine schedule needs at least {MIN_STEPS}: raise the "
+            f"budget to tokens >= {MIN_STEPS * 32 * model.context:,} (flops >= "
+            f"{6 * non_embedding_params(model) * MIN_STEPS * 32 * model.context:.2g}) or pick a smaller model"
+        )
     train = TrainConfig(
         steps=steps,
         batch_size=32,

@@ -170,8 +170,9 @@ def few_shot_evaluator(model: GPT, corpus: Corpus) -> dict:
 
 # induction heads in attention-only models (1 vs 2 layers, two seeds), in-context linear regression against its
 # baselines, and few-shot accuracy against the number of demonstrations for four model sizes on bursty documents
-# and the largest on non-bursty ones (two seeds each)
+# plus a 16-wide two-layer control (depth without size), and the largest on non-bursty ones (two seeds each)
 FEW_SHOT_SIZES = ((8, 1), (16, 1), (32, 2), (64, 2))  # (d_model, n_layer): about 1k to 100k parameters
+DEPTH_CONTROL = (16, 2)  # the 16-wide model with a second layer: separates depth from size in the size sweep
 
 sweep.register_dataset("ch07_rules", WORLD.corpus)
 sweep.register_dataset("ch07_rules_nonbursty", partial(WORLD.corpus, bursty=False))
@@ -189,13 +190,16 @@ sweep.register_grid(
 sweep.register_grid(
     "ch07_regression",
     full=[{"recipe": "ch07_regression", "steps": 3000, "seed": s} for s in range(2)],
-    quick=[{"recipe": "ch07_regression", "steps": 600, "seed": 0}],
+    quick=[{"recipe": "ch07_regression", "steps": 600, "seed": s} for s in range(2)],
 )
 sweep.register_grid(
     "ch07_few_shot",
     full=[
         {"recipe": "ch07_few_shot", "data": data, "d_model": d, "n_layer": n, "seed": s}
-        for data, sizes in (("ch07_rules", FEW_SHOT_SIZES), ("ch07_rules_nonbursty", FEW_SHOT_SIZES[-1:]))
+        for data, sizes in (
+            ("ch07_rules", FEW_SHOT_SIZES + (DEPTH_CONTROL,)),
+            ("ch07_rules_nonbursty", FEW_SHOT_SIZES[-1:]),
+        )
         for d, n in sizes
         for s in range(2)
     ],

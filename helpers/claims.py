@@ -43,9 +43,12 @@ def twin_check(
     k: float = 3.0,
     floor: float = 0.0,
     digits: int = 2,
+    runs: str = "seeds",
 ) -> str:
     """Check a live result against its cached twin within ``max(k × seed spread, floor)`` (elementwise for
-    curves) and return a one-line account of the check. Raises ``AssertionError`` if any point lies outside."""
+    curves) and return a one-line account of the check. ``runs`` names what ``seeds`` holds in that line
+    (e.g. "reward models" when the spread is taken over several configurations' seeds). Raises
+    ``AssertionError`` if any point lies outside."""
     live_a, cached_a = np.asarray(live, dtype=float), np.asarray(cached, dtype=float)
     if live_a.shape != cached_a.shape:
         raise ValueError(f"{name}: live {live_a.shape} and cached {cached_a.shape} results differ in shape")
@@ -60,7 +63,7 @@ def twin_check(
     if live_a.ndim == 0:
         line = (
             f"{name}: live {float(live_a):.{digits}f}, cached twin {float(cached_a):.{digits}f}; allowed "
-            f"difference {float(tol):.{digits}f} (max of {k:g} x the seed std over {n} cached seeds, "
+            f"difference {float(tol):.{digits}f} (max of {k:g} x the seed std over {n} cached {runs}, "
             f"{float(spread):.{digits + 1}f}, and {floor:.{digits + 1}f})"
         )
         ok = bool(gap <= tol)
@@ -68,7 +71,7 @@ def twin_check(
         worst = int(np.argmax(gap - tol))
         line = (
             f"{name}: live and cached twin differ by at most {gap.max():.{digits}f} over {gap.size} points; "
-            f"allowed at each point: the max of {k:g} x its seed std over {n} cached seeds and {floor:.{digits + 1}f}"
+            f"allowed at each point: the max of {k:g} x its seed std over {n} cached {runs} and {floor:.{digits + 1}f}"
         )
         ok = bool(np.all(gap <= tol))
         if not ok:

@@ -442,4 +442,8 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # run as a script this file is ``__main__``, while the chapter rooms register into ``helpers.sweep``:
+    # call that module's ``main`` so the registries the command line reads are the ones the rooms fill
+    from helpers.sweep import main as _main
+
+    _main()

@@ -26,8 +26,12 @@ def test_scaling_recipe_spends_the_budget(corpus):
     tokens = train.steps * train.batch_size * model.context
     assert 6 * non_embedding_params(model) * tokens == pytest.approx(1e12, rel=0.01)
     assert model.n_head == 4 and train.eval_batches == 16 and train.warmup_steps < train.steps
-    _, short = scaling(corpus, d_model=16, n_layer=1, tokens=1000)
-    assert short.steps == 50  # a floor so that even tiny budgets get a schedule
+    _, short = scaling(corpus, d_model=16, n_layer=1, tokens=50 * 32 * 64)
+    assert short.steps == 50 and short.warmup_steps == 5
+    with pytest.raises(ValueError, match=r"only 0 steps .* tokens >= 102,400 .* or pick a smaller model"):
+        scaling(corpus, d_model=16, n_layer=1, tokens=1000)  # a budget too small is refused, not stretched
+    with pytest.raises(ValueError, match=r"flops=1e\+09 gives the 64-wide, 2-layer model only"):
+        scaling(corpus, d_model=64, n_layer=2, flops=1e9)
     with pytest.raises(ValueError, match="exactly one of tokens= or flops="):
         scaling(corpus, d_model=64, n_layer=2)
     with pytest.raises(ValueError, match="exactly one of tokens= or flops="):

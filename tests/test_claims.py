@@ -35,3 +35,8 @@ def test_curves_are_checked_point_by_point():
         twin_check("curve", [1.0, 2.0], seeds[0], seeds)
     with pytest.raises(ValueError, match="k must be positive"):
         twin_check("curve", 1.0, 1.0, [1.0, 2.0], k=0)
+
+
+def test_the_line_names_what_the_spread_is_taken_over():
+    line = twin_check("acc", 0.66, 0.66, [0.65, 0.67, 0.66, 0.64], runs="reward models")
+    assert "4 cached reward models" in line and "seeds" not in line.split(";")[1]

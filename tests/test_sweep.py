@@ -241,3 +241,14 @@ def test_grids_are_found_in_their_chapter_room():
     assert sweep._grid("ch01_seeds", "quick")[0]["recipe"] == "tiny_lm"
     with pytest.raises(ValueError, match="names no experiment"):
         sweep.register_grid("bad_grid", full=[{"seed": 0}])
+
+
+def test_the_command_line_lists_every_chapter_grid():
+    # `python -m helpers.sweep` runs this file as __main__: the rooms must still fill the registries it reads
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "helpers.sweep", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert all(name in out for name in ("ch01_seeds", "ch02_isoflop", "ch07_regression", "ch10_overopt"))
