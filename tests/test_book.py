@@ -198,3 +198,25 @@ def test_chapter_titles_carry_their_course_number(entry):
     number = int(Path(entry).name.split("_")[0])
     cells = json.loads(_source_of(entry).read_text(encoding="utf-8"))["cells"]
     assert "".join(cells[0]["source"]).startswith(f"# {number}. "), entry
+
+
+def test_bibliography_labels_read_like_the_citations(built_book: Path):
+    """Entries are labelled "Kaplan et al. 2020" (``_ext/course_bibstyle.py``), never "KMH+20", and the
+    text cites with round brackets: "Kaplan et al. (2020)" or "(Kaplan et al., 2020)"."""
+    intro = (built_book / "intro.html").read_text(encoding="utf-8")
+    labels = re.findall(r'<span class="label"><span class="fn-bracket">\[</span><a[^>]*>([^<]+)</a>', intro)
+    assert labels, "no bibliography labels found on the landing page"
+    bad = [label for label in labels if not re.fullmatch(r"[A-Z][^\d]* (\d{4}[a-z]?|n\.d\.)", label)]
+    assert not bad, f"bibliography labels that are not author-year: {bad}"
+    page = re.sub(r"<[^>]+>", "", (built_book / "chapters" / "02_scaling_laws.html").read_text(encoding="utf-8"))
+    assert "Kaplan et al. (2020)" in page and "[2020]" not in page
+
+
+@pytest.mark.parametrize("entry", _toc_files())
+def test_pages_cite_with_an_explicit_role(entry):
+    """``{cite:t}`` where the authors are the subject, ``{cite:p}`` otherwise: a bare ``{cite}`` renders in
+    brackets after a name the sentence already gives ("Kaplan et al. [Kaplan et al., 2020]")."""
+    text = _source_of(entry).read_text(encoding="utf-8")
+    assert "{cite}`" not in text, f"{entry} uses a bare {{cite}}: write {{cite:t}} or {{cite:p}}"
+    doubled = re.findall(r"([A-Z][a-z]+ et al\.)\s+\{cite:p\}", text)
+    assert not doubled, f"{entry}: names the authors and then cites them in brackets: {doubled}"
