@@ -220,3 +220,22 @@ def test_pages_cite_with_an_explicit_role(entry):
     assert "{cite}`" not in text, f"{entry} uses a bare {{cite}}: write {{cite:t}} or {{cite:p}}"
     doubled = re.findall(r"([A-Z][a-z]+ et al\.)\s+\{cite:p\}", text)
     assert not doubled, f"{entry}: names the authors and then cites them in brackets: {doubled}"
+
+
+def test_every_glossary_term_is_in_chinese_too_and_linked_from_a_chapter():
+    """glossary.md holds each term in English and Chinese, and some chapter links to it with {term}."""
+    text = (ROOT / "glossary.md").read_text(encoding="utf-8")
+    block = text.split("```{glossary}", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()
+    terms = {
+        line: lines[i + 1].strip()
+        for i, line in enumerate(lines)
+        if line and not line.startswith((" ", ":")) and i + 1 < len(lines)
+    }
+    assert len(terms) >= 20, f"the glossary lists only {len(terms)} terms"
+    untranslated = [t for t, first in terms.items() if not re.search(r"[\u4e00-\u9fff]", first.split(".")[0])]
+    assert not untranslated, f"glossary terms whose definition does not open with the Chinese term: {untranslated}"
+    chapters = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "chapters").glob("*.ipynb"))
+    linked = set(re.findall(r"\{term\}`(?:[^`<]*<)?([^`>]+)>?`", chapters))
+    missing = sorted(set(terms) - linked)
+    assert not missing, f"glossary terms no chapter links to with {{term}}: {missing}"
