@@ -239,3 +239,12 @@ def test_every_glossary_term_is_in_chinese_too_and_linked_from_a_chapter():
     linked = set(re.findall(r"\{term\}`(?:[^`<]*<)?([^`>]+)>?`", chapters))
     missing = sorted(set(terms) - linked)
     assert not missing, f"glossary terms no chapter links to with {{term}}: {missing}"
+
+
+@pytest.mark.parametrize("entry", CHAPTER_NOTEBOOKS)
+def test_notebooks_carry_the_kernelspec_jupyterlab_writes(entry):
+    """Otherwise opening a notebook in JupyterLab rewrites its metadata and marks it modified."""
+    import json
+
+    spec = json.loads(_source_of(entry).read_text(encoding="utf-8"))["metadata"]["kernelspec"]
+    assert spec == {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}, spec
