@@ -9,6 +9,7 @@ import torch
 
 from helpers import rl
 from helpers.cache import ResultCache
+from helpers.claims import twin_check
 from helpers.model import GPT
 
 WORLD = rl.PreferenceWorld()
@@ -297,9 +298,9 @@ def test_trainers_honour_the_device_they_are_given(auto_device_unavailable, tmp_
 
 def test_cached_ch10_point_reproduces(auto_device_unavailable):
     """Re-run the cheapest cached point (250 pairs, seed 0) with the thread count it was cached with: the
-    reward model's held-out accuracy, the best-of-n curve and the PPO curve must agree. COURSE_DEVICE names an
-    absent device, so the run also proves that ``device="cpu"`` reaches every stage (pretraining and SFT, the
-    reward model, PPO) and is the device reported."""
+    reward model's held-out accuracy, the best-of-n curve and the PPO curve must agree within the seed spread.
+    COURSE_DEVICE names an absent device, so the run also proves that ``device="cpu"`` reaches every stage
+    (pretraining and SFT, the reward model, PPO) and is the device reported."""
     from helpers.sweep import load_sweep, run_point
 
     rows = [
@@ -315,6 +316,17 @@ def test_cached_ch10_point_reproduces(auto_device_unavailable):
         torch.set_num_threads(threads)
     assert fresh["device"] == "cpu"
     new, old = json.loads(fresh["metrics"]), row["metrics"]
-    assert new["accuracy"] == pytest.approx(old["accuracy"], abs=0.01)
-    assert new["bon"]["gold"] == pytest.approx(old["bon"]["gold"], abs=0.05)
-    assert new["ppo"]["gold"][-1] == pytest.approx(old["ppo"]["gold"][-1], abs=0.3)
+    # Tolerances from the spread of the point's three cached seeds (3 standard deviations, as the chapter's
+    # twin checks), since another CPU moves a run as another seed does. The seeds share one SFT model, so at
+    # n = 1 (the SFT samples themselves) they do not spread at all; the floor there, 0.15, is twice the
+    # largest change a change of CPU made (0.075: an AMD EPYC machine vs the one that cached the sweep).
+    seeds = [
+        r["metrics"]
+        for r in load_sweep("ch10_overopt")
+        if json.loads(r["params"]) in [{"pairs": 250, "seed": s, "kl_coef": 0.05} for s in range(3)]
+    ]
+    assert len(seeds) == 3
+    twin_check("reward model accuracy", new["accuracy"], old["accuracy"], [s["accuracy"] for s in seeds], floor=0.01)
+    twin_check("best-of-n gold", new["bon"]["gold"], old["bon"]["gold"], [s["bon"]["gold"] for s in seeds], floor=0.15)
+    ppo_seeds = [s["ppo"]["gold"][-1] for s in seeds]
+    twin_check("PPO final gold", new["ppo"]["gold"][-1], old["ppo"]["gold"][-1], ppo_seeds, floor=0.3)

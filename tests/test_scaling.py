@@ -486,6 +486,14 @@ def test_scaling_fit_error_is_a_value_error_and_a_runtime_error():
     assert issubclass(ScalingFitError, ValueError) and issubclass(ScalingFitError, RuntimeError)
 
 
+# When the data do not determine one term, which criterion catches it depends on where L-BFGS stops, and that
+# differs between CPUs: α (β) pinned at a bound of its range, or the term A/N^α (B/D^β) shrunk below
+# TERM_MIN = 0.1% of the loss (seen: α = 0 on one machine, α = 10 or a 1e-21-nat term on an AMD EPYC). Every
+# criterion names the variable the data say nothing about and the fix, which is what these tests require.
+REFUSES_N = r"(α = \S+ sits at the bound|the term A/N\^α changes the fitted loss by only).*wider range of N"
+REFUSES_D = r"(β = \S+ sits at the bound|the term B/D\^β changes the fitted loss by only).*wider range of D"
+
+
 @pytest.mark.parametrize(
     "losses",
     [
@@ -495,21 +503,19 @@ def test_scaling_fit_error_is_a_value_error_and_a_runtime_error():
     ids=["toy-law-reversed", "log-linear"],
 )
 def test_chinchilla_refuses_rising_losses(losses):
-    # criterion: α within BOUND_TOL = 1e-3 of its lower bound 0 (here α = 0 exactly)
-    with pytest.raises(ScalingFitError, match="α = 0 sits at the bound 0 .*does not fall with N.*wider range of N"):
+    with pytest.raises(ScalingFitError, match=REFUSES_N):
         fit_chinchilla(N_GRID, D_GRID, losses)
 
 
 def test_chinchilla_refuses_losses_that_ignore_n():
-    # L(D) only: α ends at 0, the same criterion
-    with pytest.raises(ScalingFitError, match="α = 0 sits at the bound 0"):
+    # L(D) only
+    with pytest.raises(ScalingFitError, match=REFUSES_N):
         fit_chinchilla(N_GRID, D_GRID, 1.8 + 100 / D_GRID**0.28)
 
 
 def test_chinchilla_refuses_losses_that_ignore_d():
-    # L(N) only: β wanders to 6.5 with B/D^β ~ 1e-28 nats: the term changes L by less than TERM_MIN = 0.1%
-    match = r"the term B/D\^β changes the fitted loss by only .* nats .*does not depend on D.*wider range of D"
-    with pytest.raises(ScalingFitError, match=match):
+    # L(N) only
+    with pytest.raises(ScalingFitError, match=REFUSES_D):
         fit_chinchilla(N_GRID, D_GRID, 1.8 + 60 / N_GRID**0.34)
 
 

