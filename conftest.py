@@ -9,6 +9,9 @@ pytest is pointed: it sits at the repository root so that `pytest chapters --nbv
   set before its kernel starts (kernels inherit the variable): a unit test that trained the same
   model earlier in the session must not turn the notebook's training (and its progress bar) into a
   cache hit.
+- **Unattended.** ``COURSE_BATCH=1`` (``helpers.progress``), as ``make execute`` sets it: progress bars
+  print their final line as text, as the committed notebooks show them, and a solution cell whose answer
+  fails its exercise checker raises, failing the notebook.
 - **Notebook outputs** are compared by nbval after the sanitisers in ``tests/sanitize.cfg``
   (see that file for what is replaced and why). Images are not compared byte-for-byte (nbval's
   default); every claim a figure makes is also an ``assert`` in the notebook, so it is checked.
@@ -64,6 +67,7 @@ def _guarded_connect(self, address):
 def pytest_configure(config):
     socket.socket.connect = _guarded_connect
     os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-test-cache-")
+    os.environ["COURSE_BATCH"] = "1"
 
 
 @pytest.hookimpl(tryfirst=True)

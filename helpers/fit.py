@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
 
 from .cache import ResultCache, cached_call
+from .progress import progress_bar
 
 # ----------------------------------------------------------------------------- device and seeds
 
@@ -140,7 +140,9 @@ class Updates:
         self.params = [p for m in _modules(modules) for p in m.parameters()]
         self.optimizer, self.grad_clip = optimizer, grad_clip
         self.losses: list[torch.Tensor] = []  # every step's loss since the last pop_losses()
-        self.bar = tqdm(total=total, initial=initial, desc=desc, unit=unit, mininterval=0.5, disable=not progress)
+        self.bar = progress_bar(
+            total=total, initial=initial, desc=desc, unit=unit, mininterval=0.5, disable=not progress
+        )
         self.t0 = time.perf_counter()
 
     def step(self, loss: torch.Tensor, *, lr: float | None = None, advance: bool = True) -> None:
@@ -184,6 +186,13 @@ def minibatches(n: int, size: int, generator: torch.Generator) -> Iterator[torch
 
 
 # ----------------------------------------------------------------------------- history and result
+
+
+def _summary(history: dict) -> str:
+    """A cached run in a few words: its steps and last validation loss (from ``History.to_dict``)."""
+    steps = len(history.get("train_loss", ()))
+    val = history.get("eval_val") or []
+    return f"{steps} steps" + (f", final validation loss {val[-1]:.3f}" if val else "")
 
 
 @dataclass
@@ -265,12 +274,15 @@ def cached_fit(
     seed: int,
     device: str | torch.device = "auto",
     cache: bool | ResultCache = True,
+    label: str = "model",
+    quiet: bool = False,
 ) -> TrainResult:
     """The cached path every trainer takes. ``key`` says what is trained (configs, data and starting-weight
     fingerprints); the device type chosen by ``select_device(device)`` is added to it and the whole helpers
     package's code version keys the entry. On a miss, seed everything with ``seed``, call ``run(device)`` (the
     algorithm's own loop, returning its model and ``History``) and store the weights; then (hit or miss)
-    ``rebuild()`` an untrained model of the same shape, load the weights and return a ``TrainResult``."""
+    ``rebuild()`` an untrained model of the same shape, load the weights and return a ``TrainResult``. A hit
+    prints that ``label`` was loaded from the cache and what it was, unless ``quiet``."""
     dev = select_device(device)
     what = {**key, "device": dev.type}
 
@@ -280,6 +292,8 @@ def cached_fit(
         return {"state": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "history": history.to_dict()}
 
     payload, hit = cached_call(what, compute, cache)
+    if hit and not quiet:
+        print(f"{label}: loaded from the result cache, not retrained ({_summary(payload['history'])})")
     model = rebuild()
     model.load_state_dict(payload["state"])
     return TrainResult(model.to(dev).eval(), History.from_dict(payload["history"]), hit, dev)

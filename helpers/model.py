@@ -69,6 +69,11 @@ class GPTConfig(Config):
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def name(self) -> str:
+        """A short name for labels and messages, e.g. ``"2-layer 64-wide GPT"``."""
+        return f"{self.n_layer}-layer {self.d_model}-wide GPT"
+
 
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention in which position t only sees positions <= t."""

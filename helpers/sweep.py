@@ -43,12 +43,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from . import __version__
 from .cache import code_version
 from .config import Config
 from .data import DATA_DIR, Corpus, load_corpus
+from .progress import progress_bar
 from .train import select_device, train
 
 # ----------------------------------------------------------------------------- the registries
@@ -216,13 +216,22 @@ def run_point(point: dict, device: str = "auto", cache: bool = False) -> dict:
     }
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one): runs move a little between CPUs."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        return platform.processor()
+
+
 def live_sweep(name: str, profile: str = "quick", device: str = "auto") -> list[dict]:
     """Train grid ``name`` (``profile``) here and now, one point after another with a progress bar, and
     return its rows as ``load_sweep`` would. Runs go through the result cache (a second run of a notebook
     trains nothing); nothing is written under ``data/sweeps``, so a live sweep never mixes with a cached one.
     """
     rows = []
-    for point in tqdm(_grid(name, profile), desc=f"{name} ({profile}, live)", unit="run"):
+    for point in progress_bar(_grid(name, profile), desc=f"{name} ({profile}, live)", unit="run"):
         rows.append(_decode_json(run_point(point, device, cache=True)))
     return rows
 
@@ -394,7 +403,7 @@ def run_sweep(name: str, profile: str = "full", device: str = "auto", jobs: int 
 
     threads = max(1, torch.get_num_threads() // jobs)
     t0 = time.perf_counter()
-    bar = tqdm(total=len(todo), desc=f"{name} ({profile})", unit="run")
+    bar = progress_bar(total=len(todo), desc=f"{name} ({profile})", unit="run")
     if jobs == 1:
         for point in todo:
             append(run_point(point, device))
@@ -420,6 +429,7 @@ def run_sweep(name: str, profile: str = "full", device: str = "auto", jobs: int 
         "cpu_threads_per_run": threads if jobs > 1 else torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
+        "cpu_model": _cpu_model(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds_this_invocation": round(time.perf_counter() - t0, 1),
         "points": len(points),

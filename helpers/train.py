@@ -67,7 +67,7 @@ class TrainConfig(Config):
     seed: int = 0
     device: str = "auto"
     progress: bool = True  # show a progress bar
-    desc: str = field(default="training", repr=False)  # the progress bar's label (does not change a result)
+    desc: str = field(default="", repr=False)  # the progress bar's label; "" names the model (changes no result)
 
     def rules(self):
         yield positive_int(self.steps), "steps", "train for at least 1 step"
@@ -161,8 +161,8 @@ class Trainer:
         # per-step losses stay on the device and are read in one go at each evaluation, so a GPU
         # never waits for the CPU after every step; callbacks can read the latest as `last_loss`
         updates = Updates(
-            self.model, self.optimizer, grad_clip=cfg.grad_clip, total=cfg.steps, desc=cfg.desc,
-            progress=cfg.progress, initial=self.step,
+            self.model, self.optimizer, grad_clip=cfg.grad_clip, total=cfg.steps,
+            desc=cfg.desc or f"training {self.model.cfg.name}", progress=cfg.progress, initial=self.step,
         )  # fmt: skip
         while self.step < end:
             lr = lr_at(self.step, cfg)
@@ -263,5 +263,5 @@ def train(
 
     return cached_fit(
         key, run, lambda: GPT(model_cfg), seed=train_cfg.seed, device=train_cfg.device,
-        cache=False if callbacks else cache,
+        cache=False if callbacks else cache, label=train_cfg.desc or model_cfg.name, quiet=not train_cfg.progress,
     )  # fmt: skip

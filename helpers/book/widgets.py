@@ -79,18 +79,40 @@ def figure_png(fig) -> bytes:
 
 
 def _html_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
-    cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    pad = 'style="padding: 2px 10px; text-align: right"'
+    cells = "".join(f"<th {pad}>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td {pad}>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _image():
+    """An ``Image`` widget for a PNG that keeps the figure's own size (a box would stretch it to its width)."""
+    import ipywidgets as widgets
+
+    return widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start", max_width="100%"))
+
+
+def view_box(children, name: str):
+    """An explorer's outer box: an ipywidgets ``VBox`` of ``children`` whose text form says what it is.
+
+    A saved notebook keeps no widget state (``helpers.progress``), so JupyterLab before the cell is run,
+    and the rendered book, show this text instead of inert controls: it names the view and says how to
+    use it."""
+    import ipywidgets as widgets
+
+    class View(widgets.VBox):
+        def __repr__(self) -> str:
+            return f"[{name}: interactive; run this cell in JupyterLab or Colab to use it]"
+
+    return View(children)
 
 
 def compute_budget_explorer(rules: Sequence[AllocationRule], c_span: tuple[float, float], value: float | None = None):
     """A log-scale slider over the compute budget; each move redraws ``plot_allocation`` (as a PNG in an
     ``Image`` widget) and the table of ``allocation_rows`` (an ``HTML`` widget). Returns the ipywidgets box.
 
-    Plain widgets rather than an ``Output`` capture keep the view self-contained: the notebook's saved
-    widget state shows the last figure and table even where no kernel runs (the rendered book), and
-    nothing is printed into the cell's own output.
+    Plain widgets rather than an ``Output`` capture keep the view self-contained: nothing is printed
+    into the cell's own output.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -107,7 +129,7 @@ def compute_budget_explorer(rules: Sequence[AllocationRule], c_span: tuple[float
         continuous_update=False,
         layout=widgets.Layout(width="60%"),
     )
-    image = widgets.Image(format="png")
+    image = _image()
     table = widgets.HTML()
 
     def redraw(change=None) -> None:
@@ -119,7 +141,7 @@ def compute_budget_explorer(rules: Sequence[AllocationRule], c_span: tuple[float
 
     slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, image, table])
+    return view_box([slider, image, table], "compute-budget explorer")
 
 
 # ----------------------------------------------------------------------------- chapter 6: one family, many metrics
@@ -168,7 +190,7 @@ def metric_explorer(params: Sequence[float], scores: Sequence[dict], answer_len:
 
     menu = widgets.Dropdown(options=list(METRICS), value="at least k digits right", description="metric")
     slider = widgets.IntSlider(value=answer_len, min=1, max=answer_len, description="k", continuous_update=False)
-    image, table = widgets.Image(format="png"), widgets.HTML()
+    image, table = _image(), widgets.HTML()
     x = np.asarray(params, dtype=float)
 
     def redraw(change=None) -> None:
@@ -182,7 +204,7 @@ def metric_explorer(params: Sequence[float], scores: Sequence[dict], answer_len:
     menu.observe(redraw, names="value")
     slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([menu, slider]), image, table])
+    return view_box([widgets.HBox([menu, slider]), image, table], "metric explorer")
 
 
 # ----------------------------------------------------------------------------- chapter 7: attention heads
@@ -203,7 +225,7 @@ def head_explorer(patterns, scores, layer: int = 0, head: int = 0, score_name: s
     n_layer, n_head = patterns.shape[:2]
     layer_menu = widgets.Dropdown(options=list(range(n_layer)), value=layer, description="layer")
     head_menu = widgets.Dropdown(options=list(range(n_head)), value=head, description="head")
-    image = widgets.Image(format="png")
+    image = _image()
 
     def redraw(change=None) -> None:
         fig, ax = plt.subplots(figsize=(3.6, 3.4))
@@ -214,7 +236,7 @@ def head_explorer(patterns, scores, layer: int = 0, head: int = 0, score_name: s
     layer_menu.observe(redraw, names="value")
     head_menu.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([layer_menu, head_menu]), image])
+    return view_box([widgets.HBox([layer_menu, head_menu]), image], "attention-head explorer")
 
 
 # ----------------------------------------------------------------------------- chapter 9: type a problem
@@ -273,7 +295,7 @@ def problem_solver(models: dict, value: str = "385+47"):
 
     box.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([box, table])
+    return view_box([box, table], "problem solver")
 
 
 def best_of_n_rows(ids, proxy, gold, world, n: int, k: int = 5, seed: int = 0) -> list:
@@ -316,7 +338,7 @@ def best_of_n_explorer(ids, proxy, gold, world, curve: dict):
     import matplotlib.pyplot as plt
 
     slider = widgets.SelectionSlider(options=curve["n"], value=curve["n"][4], description="n", continuous_update=False)
-    image, table = widgets.Image(format="png"), widgets.HTML()
+    image, table = _image(), widgets.HTML()
 
     def redraw(change=None) -> None:
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -328,4 +350,4 @@ def best_of_n_explorer(ids, proxy, gold, world, curve: dict):
 
     slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, image, table])
+    return view_box([slider, image, table], "best-of-n explorer")

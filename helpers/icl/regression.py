@@ -238,8 +238,8 @@ def train_regression(
     def run(dev: torch.device) -> tuple[RegressionTransformer, History]:
         model = RegressionTransformer(cfg).to(dev)
         updates = Updates(
-            model, make_optimizer(model, tcfg), grad_clip=tcfg.grad_clip, total=cfg.steps, desc=tcfg.desc,
-            progress=progress,
+            model, make_optimizer(model, tcfg), grad_clip=tcfg.grad_clip, total=cfg.steps,
+            desc="training the regression transformer", progress=progress,
         )  # fmt: skip
         gen = torch.Generator().manual_seed(cfg.seed)  # the prompts: the same on every device
         history = History()
@@ -254,5 +254,12 @@ def train_regression(
         return model, history
 
     return cached_fit(
-        {"regression": asdict(cfg)}, run, lambda: RegressionTransformer(cfg), seed=cfg.seed, device=device, cache=cache
+        {"regression": asdict(cfg)},
+        run,
+        lambda: RegressionTransformer(cfg),
+        seed=cfg.seed,
+        device=device,
+        cache=cache,
+        label="regression transformer",
+        quiet=not progress,
     )

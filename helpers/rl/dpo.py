@@ -82,7 +82,12 @@ def train_dpo(
             ref_c, ref_r = response_logprobs(ref, c).sum(-1), response_logprobs(ref, r).sum(-1)
         n = len(c)
         updates = Updates(
-            policy, adamw(policy, cfg.lr), grad_clip=cfg.grad_clip, total=cfg.steps(n), desc="DPO", progress=progress
+            policy,
+            adamw(policy, cfg.lr),
+            grad_clip=cfg.grad_clip,
+            total=cfg.steps(n),
+            desc="DPO fine-tuning",
+            progress=progress,
         )
         gen = torch.Generator().manual_seed(cfg.seed)
         accuracy = []
@@ -100,7 +105,16 @@ def train_dpo(
         records = {"train_accuracy": accuracy}
         return policy, History(train_loss=losses, lr=[cfg.lr] * len(losses), seconds=seconds, records=records)
 
-    return cached_fit(key, run, lambda: GPT(sft.cfg), seed=cfg.seed, device=device, cache=cache)
+    return cached_fit(
+        key,
+        run,
+        lambda: GPT(sft.cfg),
+        seed=cfg.seed,
+        device=device,
+        cache=cache,
+        label="DPO policy",
+        quiet=not progress,
+    )
 
 
 @torch.no_grad()

@@ -118,7 +118,8 @@ def train_ppo(
         scorer = copy.deepcopy(rm).to(device).eval()
         models = [policy, value]
         updates = Updates(
-            models, adamw(models, cfg.lr), grad_clip=cfg.grad_clip, total=cfg.iterations, desc="PPO", unit="it",
+            models, adamw(models, cfg.lr), grad_clip=cfg.grad_clip, total=cfg.iterations,
+            desc="PPO fine-tuning", unit="it",
             progress=progress,
         )  # fmt: skip
         gen = torch.Generator().manual_seed(cfg.seed)
@@ -161,4 +162,13 @@ def train_ppo(
         records = {**curves, "policy_loss": torch.stack(policy_loss).cpu().tolist()}
         return policy, History(train_loss=losses, lr=[cfg.lr] * len(losses), seconds=seconds, records=records)
 
-    return cached_fit(key, run, lambda: GPT(sft.cfg), seed=cfg.seed, device=device, cache=cache)
+    return cached_fit(
+        key,
+        run,
+        lambda: GPT(sft.cfg),
+        seed=cfg.seed,
+        device=device,
+        cache=cache,
+        label="PPO policy",
+        quiet=not progress,
+    )

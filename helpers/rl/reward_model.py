@@ -70,7 +70,12 @@ def train_reward_model(
         rm = ScalarModel.from_lm(sft).to(device).train()
         n = len(chosen)
         updates = Updates(
-            rm, adamw(rm, cfg.lr), grad_clip=cfg.grad_clip, total=cfg.steps(n), desc="reward model", progress=progress
+            rm,
+            adamw(rm, cfg.lr),
+            grad_clip=cfg.grad_clip,
+            total=cfg.steps(n),
+            desc="training the reward model",
+            progress=progress,
         )
         gen = torch.Generator().manual_seed(cfg.seed)
         for _ in range(cfg.epochs):
@@ -83,4 +88,13 @@ def train_reward_model(
         losses = updates.pop_losses()
         return rm, History(train_loss=losses, lr=[cfg.lr] * len(losses), seconds=seconds)
 
-    return cached_fit(key, run, lambda: ScalarModel(sft.cfg), seed=cfg.seed, device=device, cache=cache)
+    return cached_fit(
+        key,
+        run,
+        lambda: ScalarModel(sft.cfg),
+        seed=cfg.seed,
+        device=device,
+        cache=cache,
+        label="reward model",
+        quiet=not progress,
+    )
