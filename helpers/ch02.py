@@ -4,12 +4,17 @@
   at every point, the best kept per point by ``helpers.sweep.best_of``);
 - ``scaling``: a model of the family trained on a token budget or a compute budget (C = 6 N D);
 - the grids ``ch02_isoflop`` (IsoFLOP profiles), ``ch02_seeds`` (the predicted run over five seeds),
-  ``ch02_sizes`` (L(N) at fixed data) and ``ch02_data`` (L(D) at fixed N).
+  ``ch02_sizes`` (L(N) at fixed data) and ``ch02_data`` (L(D) at fixed N);
+- the chapter's exercises (``compute_exercise``, ``n_opt_exercise``, ``early_fit_exercise``).
 """
 
 from __future__ import annotations
 
+import json
+
+from . import scaling as laws
 from . import sweep
+from .book.exercises import Exercise
 from .data import Corpus
 from .model import GPTConfig, non_embedding_params
 from .train import TrainConfig
@@ -124,3 +129,51 @@ GRIDS = {
 }
 for _name, _profiles in GRIDS.items():
     sweep.register_grid(_name, **_profiles)
+
+
+# ----------------------------------------------------------------------------- exercises
+
+
+def compute_exercise(n_params: float, tokens: float) -> Exercise:
+    """Exercise 2.1: the training compute C = 6 N D of a run of ``n_params`` and ``tokens``."""
+    return Exercise(
+        "2.1 compute of the predicted run",
+        expected=6 * n_params * tokens,
+        rtol=0.01,
+        hints=(
+            "count the FLOPs of one token through a forward and a backward pass, then multiply by the tokens",
+            "C = 6 * N * D with N = N_pick (non-embedding) and D = D_target tokens",
+        ),
+    )
+
+
+def n_opt_exercise(fit, flops: float = 1e14) -> Exercise:
+    """Exercise 2.2: the compute-optimal N of the Chinchilla fit ``fit`` at ``flops``, from its constants."""
+    return Exercise(
+        f"2.2 N_opt at {flops:.0e} FLOPs",
+        expected=float(fit.n_opt(flops)),
+        rtol=0.01,
+        hints=(
+            "minimise L(N, D) along C = 6ND: substitute D = C/(6N) and set dL/dN = 0",
+            "a = beta/(alpha+beta); G = (alpha*A/(beta*B))**(1/(alpha+beta)); N_opt = G * (C/6)**a",
+        ),
+    )
+
+
+EARLY_BUDGET = 5e11  # Exercise 2.3 fits only the IsoFLOP runs at budgets up to this many FLOPs
+
+
+def early_fit_exercise(iso_rows, n_params: float, tokens: float) -> Exercise:
+    """Exercise 2.3 (a re-fit): the loss that approach 3, fitted only to the IsoFLOP rows ``iso_rows`` at
+    budgets up to ``EARLY_BUDGET``, predicts for ``n_params`` and ``tokens``; within 0.002 nats."""
+    early = [r for r in iso_rows if json.loads(r["params"])["flops"] <= EARLY_BUDGET]
+    fit = laws.fit_chinchilla(*([r[k] for r in early] for k in ("non_embedding", "tokens", "final_val")))
+    return Exercise(
+        "2.3 prediction from the two smallest budgets",
+        expected=float(fit.predict(n_params, tokens)),
+        atol=0.002,
+        hints=(
+            "keep only the rows of `iso` whose budget is at most 5e11, fit approach 3 to them, predict",
+            "scaling.fit_chinchilla(N, D, L) on those runs, then .predict(N_pick, D_target)",
+        ),
+    )

@@ -10,6 +10,7 @@
   ``few_shot_evaluator`` (accuracy for every number of demonstrations); grid ``ch07_few_shot``.
 
 Runners return a ``helpers.sweep.RunOutput``; everything is registered with ``helpers.sweep`` on import.
+The chapter's exercises (``icl_score_exercise`` ... ``one_layer_exercise``) compute their answers here.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from dataclasses import replace
 from functools import partial
 
 import numpy as np
+import torch
 
 from . import sweep
+from .book.exercises import Exercise, Experiment
 from .data import Corpus
 from .icl import (
     BASELINES,
@@ -31,6 +34,7 @@ from .icl import (
     attention_patterns,
     few_shot_curve,
     head_report,
+    icl_score,
     regression_errors,
     repeat_corpus,
     repeated_tokens,
@@ -205,3 +209,83 @@ sweep.register_grid(
     ],
     quick=[{"recipe": "ch07_few_shot", "data": "ch07_rules", "d_model": 32, "n_layer": 2, "seed": 0}],
 )
+
+
+# ----------------------------------------------------------------------------- exercises
+
+
+def icl_score_exercise(position_loss, early: int = 3, late: int = 22) -> Exercise:
+    """Exercise 7.1: Olsson's ICL score from a run's per-position probe loss, between ``late`` and ``early``."""
+    return Exercise(
+        "7.1 ICL score of the 2-layer model",
+        expected=float(icl_score(torch.tensor(position_loss), early, late)),
+        atol=1e-3,
+        hints=(
+            "the score compares the loss late in the context with the loss early in it",
+            "position_loss[22] - position_loss[3]; negative means the context helps",
+        ),
+    )
+
+
+def nonbursty_gain_exercise(rows) -> Exercise:
+    """Exercise 7.2: the k-shot gain (mean accuracy over k = 3..6 minus zero-shot), averaged over ``rows``."""
+    gains = [np.mean(r["metrics"]["accuracy"][3:]) - r["metrics"]["accuracy"][0] for r in rows]
+    return Exercise(
+        "7.2 k-shot gain without burstiness",
+        expected=float(np.mean(gains)),
+        atol=0.005,
+        hints=(
+            "compute the gain of section 3 for each run, then average over the runs",
+            "np.mean([np.mean(a[3:]) - a[0] for a in the accuracy lists of the rows in nb])",
+        ),
+    )
+
+
+def least_squares_exercise(measured: float) -> Exercise:
+    """Exercise 7.3: least squares' expected normalised error at k = 2, d = 4, checked against the
+    ``measured`` error (within 5%: the measurement's own noise)."""
+    return Exercise(
+        "7.3 least-squares error at k = 2, d = 4",
+        expected=float(measured),
+        rtol=0.05,
+        hints=(
+            "split w into the part the examples reveal and the part they say nothing about",
+            "each of the d - k unseen directions of w adds 1 to the expected squared error; divide by d",
+        ),
+    )
+
+
+ONE_LAYER_DROP = 0.5  # nats: the most the repeated-half probe loss of a 1-layer model falls (cached runs: < 0.4)
+
+
+def one_layer_exercise(min_steps: int = 1000) -> Experiment:
+    """Exercise 7.4 (an experiment): the student trains ``induction_run`` with one layer for at least
+    ``min_steps`` steps; the checker verifies the run and the claim that no phase change happens: the
+    repeated-half probe loss falls by less than ``ONE_LAYER_DROP`` nats."""
+
+    def verify(run):
+        if not isinstance(run, sweep.RunOutput) or "probe_second" not in (run.metrics or {}):
+            return False, "expected the output of ch07.induction_run(...)"
+        layers = len(run.metrics["pattern"])
+        if layers != 1 or run.steps < min_steps:
+            return (
+                False,
+                f"the run has {layers} layer(s) and {run.steps} steps; the exercise asks for 1 and >= {min_steps}",
+            )
+        second = run.metrics["probe_second"]
+        drop = second[0] - float(np.mean(second[-3:]))
+        holds = drop < ONE_LAYER_DROP
+        report = (
+            f"the repeated-half loss went from {second[0]:.2f} to {np.mean(second[-3:]):.2f} nats "
+            f"(a fall of {drop:.2f}; the two-layer models fall by more than 2.5)"
+        )
+        return holds, report + ("; the claim holds: no induction head" if holds else "; the claim fails on this run")
+
+    return Experiment(
+        "7.4 one layer instead of two",
+        verify=verify,
+        hints=(
+            "the live run of section 1 has a knob for the number of layers",
+            "ch07.induction_run(n_layer=1, steps=1000, seed=0)",
+        ),
+    )

@@ -5,7 +5,8 @@
 - experiments: ``arithmetic_length`` (chapter 6's recipe, scored on longer operands by ``tasks.length_scores``)
   and ``ch09_code`` (``code_data_run``: pretrain on prose with or without program traces, then fine-tune);
 - grids: ``ch09_formats`` (sample efficiency of the three answer formats), ``ch09_multiplication``,
-  ``ch09_length`` (length generalisation), ``ch09_scale`` (the formats across model sizes), ``ch09_code``.
+  ``ch09_length`` (length generalisation), ``ch09_scale`` (the formats across model sizes), ``ch09_code``;
+- the chapter's exercises (``scratchpad_exercise`` ... ``subtraction_formats_exercise``), answers computed here.
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 
+import numpy as np
+
 from . import sweep
+from .book.exercises import Exercise, Experiment
 from .ch06 import arithmetic
-from .tasks import AdditionTask, addition_corpus, evaluate, length_corpus, length_scores, multiplication_corpus
+from .tasks import (
+    AdditionTask,
+    SubtractionTask,
+    addition_corpus,
+    evaluate,
+    length_corpus,
+    length_scores,
+    multiplication_corpus,
+)
 from .train import train
 from .transfer import MIXES, pretraining_corpus, shared_tokenizer
 
@@ -135,3 +147,90 @@ GRIDS["ch09_code"] = {
 
 for _name, _profiles in GRIDS.items():
     sweep.register_grid(_name, **_profiles)
+
+
+# ----------------------------------------------------------------------------- exercises
+
+
+def scratchpad_exercise(task: AdditionTask, a: int = 385, b: int = 47) -> Exercise:
+    """Exercise 9.1: the scratchpad target ``task`` (3-digit, scratchpad format) writes for ``a + b``."""
+    return Exercise(
+        f"9.1 the scratchpad for {a}+{b:03d}",
+        expected=task.target(a, b),
+        hints=(
+            "work column by column from the units, carrying as you go, exactly as the chapter's example line does",
+            "the units column is 5+7+0=12, so the tens column gets a carry of 1; the line ends with :0432",
+        ),
+    )
+
+
+def subtraction_design_exercise(n: int = 200) -> Experiment:
+    """Exercise 9.2: the student's ``my_target(a, b)`` must write the same subtraction scratchpad as
+    ``helpers.tasks.SubtractionTask`` on ``n`` problems (every one of them)."""
+    reference = SubtractionTask(digits=3, fmt="scratchpad", n_train=n, n_test=100)
+
+    def verify(fn):
+        if not callable(fn):
+            return False, "pass your function itself: ex2.check(my_target)"
+        problems = reference.problems("train")
+        wrong = [(a, b) for a, b in problems if fn(a, b) != reference.target(a, b)]
+        if not wrong:
+            return True, f"your format agrees with SubtractionTask on all {len(problems)} problems"
+        a, b = wrong[0]
+        return False, (f"{len(problems) - len(wrong)} of {len(problems)} agree; for {a}-{b:03d} you wrote {fn(a, b)!r}")
+
+    return Experiment(
+        "9.2 a subtraction scratchpad",
+        verify=verify,
+        hints=(
+            "compare your output with the example line for 385-047 character by character",
+            "loop over the columns from the units up; a column borrows when x - y - borrow_in < 0, "
+            "and then its digit is x - y - borrow_in + 10",
+        ),
+    )
+
+
+def scale_peak_exercise(sizes, scale_em: dict) -> Exercise:
+    """Exercise 9.3: the model size at which the scratchpad's mean exact-match benefit over the reversed
+    format (``scale_em[fmt]``: sizes x seeds) is largest."""
+    gain = (scale_em["scratchpad"] - scale_em["reversed"]).mean(axis=1)
+    return Exercise(
+        "9.3 where the scratchpad helps most",
+        expected=sizes[int(np.argmax(gain))],
+        hints=(
+            "compute the benefit at each size, averaged over seeds, then find where it peaks",
+            "average scale_em['scratchpad'] - scale_em['reversed'] over seeds (axis=1) and take the argmax",
+        ),
+    )
+
+
+SUBTRACTION_MARGIN = 0.3  # exact match: two seeds measured 0.49 and 0.53 for scratchpad minus plain (250 problems)
+
+
+def subtraction_formats_exercise(n_train: int = 250) -> Experiment:
+    """Exercise 9.5 (an experiment): the student trains the chapter's recipe on 3-digit subtraction from
+    ``n_train`` problems in the plain and in the scratchpad format (``{"plain": result, "scratchpad":
+    result}``); the checker scores both on the test problems and verifies the claim that the scratchpad's
+    exact match is higher by more than ``SUBTRACTION_MARGIN``."""
+
+    def verify(results):
+        if not isinstance(results, dict) or set(results) != {"plain", "scratchpad"}:
+            return False, 'expected {"plain": train(...), "scratchpad": train(...)}'
+        em = {
+            fmt: evaluate(res.model, SubtractionTask(digits=3, fmt=fmt, n_train=n_train))["exact_match"]
+            for fmt, res in results.items()
+        }
+        gap = em["scratchpad"] - em["plain"]
+        report = f"exact match: plain {em['plain']:.3f}, scratchpad {em['scratchpad']:.3f} (gap {gap:+.3f})"
+        holds = gap > SUBTRACTION_MARGIN
+        return holds, report + (f"; the claim (gap > {SUBTRACTION_MARGIN}) " + ("holds" if holds else "fails"))
+
+    return Experiment(
+        "9.5 the scratchpad on subtraction",
+        verify=verify,
+        hints=(
+            "build each format's task and corpus as the chapter does for addition, and train each with arithmetic()",
+            "SubtractionTask(digits=3, fmt=fmt, n_train=250), then train(*arithmetic(corpus, d_model=32, "
+            "n_layer=2, steps=2000), corpus)",
+        ),
+    )

@@ -8,16 +8,19 @@
 - experiment ``ch10_overopt`` (``overoptimisation_run``): a reward model on a number of labelled pairs, then
   best-of-n and PPO against it, scored by the hidden gold reward;
 - grid ``ch10_overopt``: reward models on 250 to 8,000 pairs (three seeds each) with PPO at KL coefficient
-  0.05, and PPO at seven KL coefficients with the 2,000-pair reward model of seed 0.
+  0.05, and PPO at seven KL coefficients with the 2,000-pair reward model of seed 0;
+- the chapter's exercises (``dpo_loss_exercise`` ... ``leash_exercise``), their answers computed here.
 """
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 
 from . import sweep
+from .book.exercises import Exercise, Experiment
 from .cache import ResultCache
 from .model import GPT
 from .rl import (
@@ -25,6 +28,8 @@ from .rl import (
     PreferenceWorld,
     RewardModelConfig,
     best_of_n_curve,
+    best_of_n_kl,
+    dpo_loss,
     preference_accuracy,
     sample,
     train_ppo,
@@ -125,3 +130,78 @@ sweep.register_grid(
     + [{"recipe": "ch10_overopt", "pairs": 2000, "seed": 0, "kl_coef": k} for k in CH10_KL_COEFS if k != 0.05],
     quick=[{"recipe": "ch10_overopt", "pairs": 250, "seed": 0, "kl_coef": 0.05}],
 )
+
+
+# ----------------------------------------------------------------------------- exercises
+
+
+def dpo_loss_exercise(logprobs, beta: float = 0.1) -> Exercise:
+    """Exercise 10.1: the DPO loss of one pair from its four sequence log-probabilities ``logprobs``
+    (policy chosen, policy rejected, reference chosen, reference rejected)."""
+    return Exercise(
+        "10.1 DPO loss",
+        expected=float(dpo_loss(*[torch.tensor([v]) for v in logprobs], beta=beta)[0]),
+        rtol=1e-3,
+        hints=(
+            "the loss depends only on how much more the policy than the reference prefers the chosen response",
+            "margin = β[(log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))]; loss = log(1 + e^(−margin))",
+        ),
+    )
+
+
+def best_of_n_kl_exercise(n: int = 64) -> Exercise:
+    """Exercise 10.2: the KL (nats) from the sampling policy that best-of-``n`` spends."""
+    return Exercise(
+        f"10.2 best-of-{n} KL",
+        expected=float(best_of_n_kl(n)),
+        hints=(
+            "the chapter gives a closed form in n alone; it grows like the logarithm of n",
+            "KL = log n − (n − 1)/n, natural log",
+        ),
+    )
+
+
+def coefficient_lead_exercise(finals, golds) -> Exercise:
+    """Exercise 10.3: the best KL coefficient's lead in final gold reward over the runner-up (``finals``
+    rows ``[β, proxy, gold, KL]``), in seed standard deviations of ``golds``; one decimal is enough."""
+    top = sorted(f[2] for f in finals)
+    return Exercise(
+        "10.3 the best coefficient's lead, in seed standard deviations",
+        expected=float((top[-1] - top[-2]) / np.std(golds, ddof=1)),
+        rtol=0.02,
+        coarsest=0.1,
+        hints=(
+            "compare the two highest final gold rewards, then measure the gap with the seed-to-seed spread",
+            "sort the gold column; (best - second best) / np.std(golds, ddof=1)",
+        ),
+    )
+
+
+def leash_exercise(reference) -> Experiment:
+    """Exercise 10.4 (an experiment): the student trains PPO with a stronger KL coefficient than the
+    chapter's 0.05 run (``reference``, a ``TrainResult`` of ``train_ppo``); the checker verifies the run is a
+    PPO run of the same length and the claim that it ends closer to the SFT model (a smaller final KL)."""
+    ref = reference.history.records
+
+    def verify(result):
+        rec = getattr(getattr(result, "history", None), "records", {}) or {}
+        if "kl" not in rec or "gold" not in rec:
+            return False, "expected the result of rl.train_ppo(...)"
+        if rec["iteration"] != ref["iteration"]:
+            return False, "the run's iterations differ from the chapter's; keep PPOConfig's other settings"
+        kl, ref_kl = rec["kl"][-1], ref["kl"][-1]
+        report = (
+            f"final KL {kl:.2f} nats and gold reward {rec['gold'][-1]:.2f}, vs {ref_kl:.2f} nats and "
+            f"{ref['gold'][-1]:.2f} at β_KL = 0.05"
+        )
+        holds = kl < ref_kl
+        return holds, report + ("; the claim holds" if holds else "; the claim fails: is your β larger than 0.05?")
+
+    return Experiment(
+        "10.4 a tighter leash",
+        verify=verify,
+        hints=(
+            "the live PPO runs of section 4 take the coefficient in their config",
+            "rl.train_ppo(sft, rm, world, rl.PPOConfig(kl_coef=0.2))",
+        ),
+    )

@@ -2,25 +2,9 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.book.exercises import Exercise
 from helpers.book.plots import STYLE, attention_heatmap, hline, log_axes, new_figure, use_style
 
 matplotlib.use("Agg")
-
-
-def test_exercise_verdicts(capsys):
-    ex = Exercise("1.1 perplexity", expected=4.0, hint="exponentiate the loss", rtol=1e-2)
-    ex.check(None)
-    assert "not attempted" in capsys.readouterr().out and not ex.passed(None)
-    ex.check(4.01)
-    assert "[pass]" in capsys.readouterr().out and ex.passed(4.01)
-    ex.check(5)
-    assert "exponentiate the loss" in capsys.readouterr().out and not ex.passed(5)
-    assert not ex.passed("four") and not ex.passed(float("nan"))
-    assert Exercise("list", expected=[1, 2.0], hint="").passed([1, 2.0001])
-    assert not Exercise("list", expected=[1, 2.0], hint="").passed([1])
-    assert Exercise("text", expected="abc", hint="").passed("abc")
-    assert not Exercise("exact", expected=10, hint="", rtol=0).passed(11)
 
 
 def test_plot_style():
