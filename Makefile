@@ -23,12 +23,25 @@ book: $(STAMP)  ## build the HTML book from the committed notebook outputs into 
 
 book-execute: execute book  ## re-execute every notebook (saving outputs), then build the book
 
-test: $(STAMP)  ## the whole suite: unit tests, nbval over every notebook, lint, the book build
+test: $(STAMP) browser  ## the whole suite: unit tests, nbval over every notebook, lint, the book build
 	@start=$$(date +%s); \
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && \
 	$(BIN)/python -m pytest tests chapters --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 600 --durations=10; \
 	rc=$$?; echo "suite time: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# Headless Chromium for tests/test_browser.py: Debian's chromium and chromium-driver, installed with apt-get when
+# missing (as root). Never fails the build: without them the browser tests skip and say how to install them.
+.PHONY: browser
+browser:  ## install chromium and chromium-driver for the browser tests, if missing
+	-@if test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; then :; \
+	elif test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver for tests/test_browser.py"; \
+	  apt-get install -y chromium chromium-driver || { apt-get update && apt-get install -y chromium chromium-driver; }; \
+	else \
+	  echo "tests/test_browser.py needs /usr/bin/chromium and /usr/bin/chromedriver and will skip without them;"; \
+	  echo "install them with: sudo apt-get install -y chromium chromium-driver (Debian, Ubuntu), then run make test"; \
+	fi
 
 # The portable run: every notebook top to bottom on a configuration unlike the default one; it passes when no
 # cell raises (every claim holds), whatever digits the cells print (nbval --nbval-lax). The levers: torch's
