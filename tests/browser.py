@@ -111,7 +111,7 @@ class Build:
     """The result of one ``jupyter-book build``: where the HTML is, the exit status and the log."""
 
     html: Path
-    returncode: int
+    returncode: int | None  # None: the build ran past BUILD_TIMEOUT_S
     log: str
     seconds: float
 
@@ -134,10 +134,15 @@ def build_book(out: Path) -> Build:
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("FORCE_COLOR", None)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    log = _ANSI.sub("", proc.stdout + "\n" + proc.stderr)
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        returncode, parts = proc.returncode, (proc.stdout, proc.stderr)
+    except subprocess.TimeoutExpired as exc:  # it carries bytes whatever text= says
+        returncode = None
+        parts = [p.decode("utf-8", "replace") if isinstance(p, bytes) else (p or "") for p in (exc.stdout, exc.stderr)]
+    log = _ANSI.sub("", "\n".join(parts))
     (out / "build.log").write_text(log, encoding="utf-8")
-    return Build(out / "_build" / "html", proc.returncode, log, time.perf_counter() - start)
+    return Build(out / "_build" / "html", returncode, log, time.perf_counter() - start)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

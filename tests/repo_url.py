@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -50,6 +52,20 @@ def setup_cell(url: str) -> str:
             "    %cd /content/course/chapters",
         ]
     )
+
+
+def copy_working_tree(dest: Path, root: Path = ROOT) -> Path:
+    """Copy the repository's working tree as it stands (tracked and new, not ignored, files) to ``dest``:
+    what a clone would hold once the work is committed (the launch and JupyterLab tests start from it)."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    for name in filter(None, files):
+        if (root / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, dest / name)
+    return dest
 
 
 def _notebooks(root: Path) -> list[Path]:

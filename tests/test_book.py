@@ -16,11 +16,8 @@ Run it alone with `pytest -m book`.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,11 +27,8 @@ pytestmark = pytest.mark.book
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
-BUILD_TIMEOUT_S = 600
 LOG_TAIL_LINES = 80
 SOURCE_SUFFIXES = (".ipynb", ".md")
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _toc_files() -> list[str]:
@@ -98,39 +92,15 @@ def built_book(tmp_path_factory) -> Path:
             + ". Add the file or remove its entry from _toc.yml."
         )
 
-    out = tmp_path_factory.mktemp("book")
-    cmd = [
-        str(JUPYTER_BOOK),
-        "build",
-        str(ROOT),
-        "--path-output",
-        str(out),
-        "--warningiserror",
-        "--nitpick",
-        "--keep-going",
-        "--builder",
-        "html",
-    ]
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("FORCE_COLOR", None)
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired as exc:
-        # TimeoutExpired carries bytes whatever text= says.
-        raw = [
-            part.decode("utf-8", "replace") if isinstance(part, bytes) else (part or "")
-            for part in (exc.stdout, exc.stderr)
-        ]
-        log = _ANSI.sub("", "\n".join(raw))
-        _fail(f"the book build took longer than {BUILD_TIMEOUT_S} s\n{_log_tail(log)}")
-    elapsed = time.perf_counter() - start
-    log = _ANSI.sub("", proc.stdout + "\n" + proc.stderr)
-    (out / "build.log").write_text(log, encoding="utf-8")
-    print(f"book built in {elapsed:.1f} s; log at {out / 'build.log'}")
-    if proc.returncode != 0:
-        _fail(f"`{' '.join(cmd)}` exited with {proc.returncode} (warnings are errors)\n{_log_tail(log)}")
-    return out / "_build" / "html"
+    import browser
+
+    build = browser.build_book(tmp_path_factory.mktemp("book"))
+    if build.returncode is None:
+        _fail(f"the book build took longer than {browser.BUILD_TIMEOUT_S} s\n{_log_tail(build.log)}")
+    print(f"book built in {build.seconds:.1f} s; log at {build.html.parents[1] / 'build.log'}")
+    if build.returncode != 0:
+        _fail(f"the book build exited with {build.returncode} (warnings are errors)\n{_log_tail(build.log)}")
+    return build.html
 
 
 def test_config_keeps_the_build_offline_and_unexecuted():

@@ -32,7 +32,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import browser
 import pytest
+from repo_url import copy_working_tree
 
 pytestmark = [pytest.mark.book, pytest.mark.browser]
 
@@ -114,19 +114,6 @@ class Lab:
 
 # no proxy from the environment: the server is on loopback
 _loopback = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def copy_working_tree(dest: Path) -> Path:
-    """Copy the repository's working tree as it stands (tracked and new, not ignored, files) to ``dest``."""
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    return dest
 
 
 def free_port() -> int:

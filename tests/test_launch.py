@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,7 +26,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo_url import SETUP_TAG, mismatches, repository_url  # noqa: E402
+from repo_url import SETUP_TAG, copy_working_tree, mismatches, repository_url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,15 +60,7 @@ def _offline_env(**extra) -> dict:
 def course_repo(tmp_path_factory) -> Path:
     """A git repository holding this working tree as it stands (tracked and new, not ignored, files), so
     that what is cloned is what would be committed."""
-    repo = tmp_path_factory.mktemp("course-src")
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, repo / name)
+    repo = copy_working_tree(tmp_path_factory.mktemp("course-src"))
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)

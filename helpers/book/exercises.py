@@ -71,6 +71,15 @@ def handle(name: str) -> str:
     return f"ex{match.group(1)}" if match else "the exercise"
 
 
+def _try_again(name: str, why: str, hint: str) -> None:
+    """Report a wrong answer: raise ``AssertionError`` in a batch run, else print why and the first hint."""
+    if batch_run():
+        raise AssertionError(f"exercise {name}: {why}")
+    print(f"[try again] {name}: {why}")
+    print(f"  Hint: {hint}")
+    print(f"  Still stuck? {handle(name)}.hint() gives a more specific hint.")
+
+
 _REASONS = {
     "wrong": "is not right yet",
     "coarse": "is too rounded to tell: give as many digits as the notebook prints",
@@ -112,11 +121,7 @@ class Exercise:
         if not reason:
             print(f"[pass] {self.name}: correct.")
             return
-        if batch_run():
-            raise AssertionError(f"exercise {self.name}: the answer {answer!r} fails its checker ({reason})")
-        print(f"[try again] {self.name}: {answer!r} {_REASONS[reason]}.")
-        print(f"  Hint: {self.hints[0]}")
-        print(f"  Still stuck? {handle(self.name)}.hint() gives a more specific hint.")
+        _try_again(self.name, f"{answer!r} {_REASONS[reason]}.", self.hints[0])
 
     def hint(self) -> None:
         """Print the second, more specific hint."""
@@ -143,11 +148,7 @@ class Experiment:
         if ok:
             print(f"[pass] {self.name}: {report}")
             return
-        if batch_run():
-            raise AssertionError(f"exercise {self.name}: {report}")
-        print(f"[try again] {self.name}: {report}")
-        print(f"  Hint: {self.hints[0]}")
-        print(f"  Still stuck? {handle(self.name)}.hint() gives a more specific hint.")
+        _try_again(self.name, report, self.hints[0])
 
     def hint(self) -> None:
         """Print the second, more specific hint."""
