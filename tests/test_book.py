@@ -33,21 +33,9 @@ SOURCE_SUFFIXES = (".ipynb", ".md")
 
 def _toc_files() -> list[str]:
     """Every `file:` entry of _toc.yml (root included), as written: no suffix."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    found = [toc["root"]]
+    import browser
 
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                found.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return found
+    return browser.book_pages()
 
 
 def _source_of(entry: str) -> Path | None:

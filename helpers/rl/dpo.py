@@ -106,15 +106,9 @@ def train_dpo(
         return policy, History(train_loss=losses, lr=[cfg.lr] * len(losses), seconds=seconds, records=records)
 
     return cached_fit(
-        key,
-        run,
-        lambda: GPT(sft.cfg),
-        seed=cfg.seed,
-        device=device,
-        cache=cache,
-        label="DPO policy",
-        quiet=not progress,
-    )
+        key, run, lambda: GPT(sft.cfg),
+        seed=cfg.seed, device=device, cache=cache, label="DPO policy", quiet=not progress,
+    )  # fmt: skip
 
 
 @torch.no_grad()

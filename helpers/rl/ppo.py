@@ -163,12 +163,6 @@ def train_ppo(
         return policy, History(train_loss=losses, lr=[cfg.lr] * len(losses), seconds=seconds, records=records)
 
     return cached_fit(
-        key,
-        run,
-        lambda: GPT(sft.cfg),
-        seed=cfg.seed,
-        device=device,
-        cache=cache,
-        label="PPO policy",
-        quiet=not progress,
-    )
+        key, run, lambda: GPT(sft.cfg),
+        seed=cfg.seed, device=device, cache=cache, label="PPO policy", quiet=not progress,
+    )  # fmt: skip

@@ -89,12 +89,6 @@ def train_reward_model(
         return rm, History(train_loss=losses, lr=[cfg.lr] * len(losses), seconds=seconds)
 
     return cached_fit(
-        key,
-        run,
-        lambda: ScalarModel(sft.cfg),
-        seed=cfg.seed,
-        device=device,
-        cache=cache,
-        label="reward model",
-        quiet=not progress,
-    )
+        key, run, lambda: ScalarModel(sft.cfg),
+        seed=cfg.seed, device=device, cache=cache, label="reward model", quiet=not progress,
+    )  # fmt: skip
