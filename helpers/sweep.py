@@ -216,7 +216,7 @@ def run_point(point: dict, device: str = "auto", cache: bool = False) -> dict:
     }
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     """The CPU's model name (from /proc/cpuinfo where there is one): runs move a little between CPUs."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -429,7 +429,7 @@ def run_sweep(name: str, profile: str = "full", device: str = "auto", jobs: int 
         "cpu_threads_per_run": threads if jobs > 1 else torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds_this_invocation": round(time.perf_counter() - t0, 1),
         "points": len(points),

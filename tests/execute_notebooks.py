@@ -51,11 +51,9 @@ def _machine() -> str:
     """The CPU model and the threads torch uses here, for the record of a run time."""
     import torch
 
-    model = ""
-    if Path("/proc/cpuinfo").exists():
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
-    return f"{model or 'CPU'}, {torch.get_num_threads()} threads"
+    from helpers.sweep import cpu_model
+
+    return f"{cpu_model() or 'CPU'}, {torch.get_num_threads()} threads"
 
 
 def execute(path: Path, timeout: int = 900) -> float:

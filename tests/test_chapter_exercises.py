@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import ch01, ch02, ch06, ch07, ch09, ch10, metrics
-from helpers.fit import History, TrainResult
-from helpers.model import GPT, GPTConfig
+from helpers import ch01, ch02, ch06, ch07, ch09, ch10
+from helpers.model import GPTConfig
 from helpers.sweep import RunOutput
 from helpers.tasks import AdditionTask
 from helpers.train import TrainConfig, train
@@ -128,10 +127,3 @@ def test_experiments_raise_in_a_batch_run(monkeypatch):
     with pytest.raises(AssertionError, match="10.4"):
         ch10.leash_exercise(_ppo_like(4.0)).check(_ppo_like(6.0))
     ch10.leash_exercise(_ppo_like(4.0)).check(None)  # not attempted: fine
-
-
-def test_train_result_and_history_are_what_the_experiments_read():
-    model = GPT(GPTConfig(vocab_size=8, context=4, n_layer=1, n_head=1, d_model=8))
-    result = TrainResult(model, History(train_loss=[1.0], eval_val=[1.0]), cached=False)
-    assert result.model.cfg.name == "1-layer 8-wide GPT" and metrics.perplexity(0.0) == 1.0
-    assert torch.is_tensor(next(result.model.parameters()))

@@ -252,3 +252,10 @@ def test_the_command_line_lists_every_chapter_grid():
         [sys.executable, "-m", "helpers.sweep", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert all(name in out for name in ("ch01_seeds", "ch02_isoflop", "ch07_regression", "ch10_overopt"))
+
+
+def test_cpu_model_names_the_processor_where_it_can():
+    from helpers.sweep import cpu_model
+
+    name = cpu_model()
+    assert isinstance(name, str) and "\n" not in name
