@@ -101,9 +101,11 @@ def adamw(
     lr: float,
     weight_decay: float = 0.0,
     betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
 ) -> torch.optim.AdamW:
     """AdamW over the parameters of ``modules`` with weight decay on matrices (embeddings, linear weights)
-    only, not on biases and LayerNorm gains, as in GPT-2 and nanoGPT."""
+    only, not on biases and LayerNorm gains, as in GPT-2 and nanoGPT. ``eps`` is Adam's ε, the floor under
+    the second-moment denominator."""
     params = [p for m in _modules(modules) for p in m.parameters()]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
@@ -111,6 +113,7 @@ def adamw(
         [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=lr,
         betas=betas,
+        eps=eps,
     )
 
 
@@ -121,7 +124,9 @@ class Updates:
     ``grad_clip`` (0: no clipping), steps the optimizer (at learning rate ``lr`` when given) and keeps the
     loss (on the device: a GPU never waits for the CPU). The progress bar, labelled ``desc``, counts ``total``
     units; ``step`` advances it unless ``advance=False`` (then call ``advance()`` yourself, e.g. once per
-    PPO iteration). ``close()`` ends the bar and returns the seconds since the ``Updates`` began."""
+    PPO iteration). ``close()`` ends the bar and returns the seconds since the ``Updates`` began.
+    After each step, ``grad_norm`` holds the global gradient norm before clipping (a 0-d tensor) when
+    clipping is on or ``step(..., grad_norm=True)`` asked for it, else None."""
 
     def __init__(
         self,
@@ -140,22 +145,35 @@ class Updates:
         self.params = [p for m in _modules(modules) for p in m.parameters()]
         self.optimizer, self.grad_clip = optimizer, grad_clip
         self.losses: list[torch.Tensor] = []  # every step's loss since the last pop_losses()
+        self.grad_norm: torch.Tensor | None = None
         self.bar = progress_bar(
             total=total, initial=initial, desc=desc, unit=unit, mininterval=0.5, disable=not progress
         )
         self.t0 = time.perf_counter()
 
-    def step(self, loss: torch.Tensor, *, lr: float | None = None, advance: bool = True) -> None:
-        """One optimizer step on ``loss``."""
+    def step(
+        self,
+        loss: torch.Tensor,
+        *,
+        lr: float | None = None,
+        advance: bool = True,
+        record: torch.Tensor | None = None,
+        grad_norm: bool = False,
+    ) -> None:
+        """One optimizer step on ``loss``; the loss kept is ``record`` when given (e.g. the cross-entropy
+        alone when ``loss`` adds a regulariser to it)."""
         if lr is not None:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.grad_norm = None
         if self.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+            self.grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+        elif grad_norm:
+            self.grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
         self.optimizer.step()
-        self.losses.append(loss.detach())
+        self.losses.append((loss if record is None else record).detach())
         if advance:
             self.bar.update(1)
 

@@ -102,14 +102,18 @@ class CausalSelfAttention(nn.Module):
         y = y.transpose(1, 2).reshape(B, T, C)  # re-assemble the heads side by side
         return self.resid_drop(self.proj(y))
 
-    def weights(self, x: torch.Tensor) -> torch.Tensor:
-        """The attention weights ``(B, n_head, T, T)``: softmax(q kᵀ / √head_dim) under the causal mask.
-        ``forward`` uses fused attention, which never forms them; this computes them explicitly."""
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention logits ``(B, n_head, T, T)``: q kᵀ / √head_dim, with -inf above the diagonal
+        (the causal mask). ``forward`` uses fused attention, which never forms them; this computes them."""
         T = x.shape[1]
         q, k, _ = self.heads(x)
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
         causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-        return scores.masked_fill(~causal, float("-inf")).softmax(-1)
+        return scores.masked_fill(~causal, float("-inf"))
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights ``(B, n_head, T, T)``: the softmax of ``scores``."""
+        return self.scores(x).softmax(-1)
 
     def _columns(self, head: int) -> slice:
         """Where head ``head`` sits in the concatenated head outputs that ``proj`` reads."""
@@ -229,6 +233,25 @@ class GPT(nn.Module):
         finally:
             self.train(was)
         return torch.stack(out)
+
+    @torch.no_grad()
+    def logit_stats(self, idx: torch.Tensor) -> dict[str, list[float] | float]:
+        """What grows when a run turns unstable (Wortsman et al. 2023), measured on ``idx`` (B, T) in eval
+        mode: ``attn_logit_max``, the largest |attention logit| of each layer (the causal part only), and
+        ``log_z_mean`` / ``log_z_max``, the mean and largest |log Z| of the output softmax, where
+        log Z = logsumexp of a position's logits."""
+        was = self.training
+        self.eval()
+        try:
+            x, attn = self.embed(idx), []
+            for block in self.blocks:
+                s = block.attn.scores(block.ln1(x))
+                attn.append(s.masked_fill(s.isinf(), 0.0).abs().max().item())
+                x = block(x)
+            log_z = torch.logsumexp(self.head(self.ln_f(x)), dim=-1).abs()
+        finally:
+            self.train(was)
+        return {"attn_logit_max": attn, "log_z_mean": log_z.mean().item(), "log_z_max": log_z.max().item()}
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """Return ``(logits, loss)``; ``loss`` is the mean next-token cross-entropy in nats,

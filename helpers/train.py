@@ -11,7 +11,10 @@ and caches the result (``helpers.fit.cached_fit``), so re-running the cell is in
 - a ``History`` of losses that plots itself;
 - checkpoints that resume exactly (model, optimizer, sampler and RNG state), loaded with
   ``torch.load(weights_only=True)``;
-- callbacks (minGPT style): objects with optional ``on_step_end(trainer)`` / ``on_eval(trainer)``.
+- callbacks (minGPT style): objects with optional ``on_step_end(trainer)`` / ``on_eval(trainer)``;
+- the stability options of Chapter 3, each off by default: z-loss (``z_loss``, PaLM's auxiliary
+  ``z_loss * mean(log² Z)`` on the output softmax), Adam's ε (``adam_eps``), and a
+  ``helpers.monitor.TrainingMonitor`` every ``monitor_every`` steps, whose records are cached with the run.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from .fit import (
 )
 from .metrics import mean_loss
 from .model import GPT, GPTConfig, flops_per_token
+from .monitor import TrainingMonitor
 
 # re-exported: a notebook imports what it trains with from one place
 __all__ = ["History", "TrainConfig", "TrainResult", "Trainer", "lr_at", "make_optimizer", "train"]
@@ -61,6 +65,9 @@ class TrainConfig(Config):
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
+    adam_eps: float = 1e-8  # Adam's epsilon
+    z_loss: float = 0.0  # coefficient of the auxiliary z-loss, mean(log Z ** 2); PaLM used 1e-4
+    monitor_every: int = 0  # record the monitor's vital signs every this many steps; 0: no monitor
     grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
     eval_every: int = 100  # evaluate every this many steps (and at the last step); 0: only at the end
     eval_batches: int = 4  # fixed batches per split used for each evaluation
@@ -82,6 +89,13 @@ class TrainConfig(Config):
         yield self.weight_decay >= 0, "weight_decay", "must be >= 0"
         yield 0 <= self.beta1 < 1, "beta1", "must lie in [0, 1)"
         yield 0 <= self.beta2 < 1, "beta2", "must lie in [0, 1)"
+        yield self.adam_eps >= 0, "adam_eps", "must be >= 0 (the default 1e-8 is PyTorch's)"
+        yield self.z_loss >= 0, "z_loss", "must be >= 0 (0 turns z-loss off; PaLM used 1e-4)"
+        yield (
+            isinstance(self.monitor_every, int) and self.monitor_every >= 0,
+            "monitor_every",
+            "must be a whole number of steps >= 0 (0 turns the monitor off; 25 is cheap)",
+        )
         yield self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 turns clipping off)"
         yield self.eval_every >= 0, "eval_every", "must be >= 0 (0 evaluates only at the end)"
         yield self.eval_batches >= 1, "eval_batches", "must be at least 1"
@@ -105,7 +119,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """``helpers.fit.adamw`` with the config's learning rate, weight decay and betas."""
-    return adamw(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2))
+    return adamw(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -133,7 +147,11 @@ class Trainer:
         self.history = History(tokens_per_step=cfg.batch_size * context, flops_per_token=flops_per_token(model.cfg))
         self.step = 0  # number of optimizer steps taken
         self.last_loss: torch.Tensor | None = None  # loss of the latest step (a 0-d tensor)
+        self.grad_norm: torch.Tensor | None = None  # the latest step's gradient norm, when it was computed
         self.callbacks = list(callbacks)
+        if cfg.monitor_every:
+            self.callbacks.append(TrainingMonitor(cfg.monitor_every))
+        self._monitors = [cb for cb in self.callbacks if isinstance(cb, TrainingMonitor)]
 
     def evaluate(self) -> dict[str, float]:
         """Mean loss on the fixed evaluation batches of each split."""
@@ -167,10 +185,14 @@ class Trainer:
         while self.step < end:
             lr = lr_at(self.step, cfg)
             x, y = self.sampler.sample()
-            _, loss = self.model(x.to(self.device), y.to(self.device))
-            updates.step(loss, lr=lr, advance=False)
+            logits, loss = self.model(x.to(self.device), y.to(self.device))
+            objective = loss
+            if cfg.z_loss:
+                objective = loss + cfg.z_loss * torch.logsumexp(logits, dim=-1).pow(2).mean()
+            watched = any(m.wants_grad_norm(self.step + 1) for m in self._monitors)
+            updates.step(objective, lr=lr, advance=False, record=loss, grad_norm=watched)
             self.step += 1
-            self.last_loss = loss.detach()
+            self.last_loss, self.grad_norm = loss.detach(), updates.grad_norm
             h.lr.append(lr)
             for cb in self.callbacks:
                 getattr(cb, "on_step_end", lambda t: None)(self)

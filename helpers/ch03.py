@@ -1,0 +1,103 @@
+"""Chapter 3, predictability and monitoring: its recipes, its cached sweeps and its measures.
+
+- ``stability_lm``: a 2-layer GPT of a given width, trained briefly at a given peak learning rate, with or
+  without QK-layernorm and z-loss, and watched by the training monitor (``helpers.monitor``);
+- the grid ``ch03_lr``: Wortsman et al. (2023)'s learning-rate sweep at toy scale: three widths, seven
+  log-spaced rates from 3e-4 to 3e-1, four variants (neither fix, QK-layernorm, z-loss, both);
+- ``lr_sensitivity``: the spread of final loss over a learning-rate grid, as papers.md records the paper's
+  definition.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from . import sweep
+from .data import Corpus
+from .model import GPTConfig
+from .monitor import monitor_series
+from .train import TrainConfig, train
+
+WIDTHS = (32, 64, 128)
+LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
+VARIANTS = {"neither": (False, 0.0), "qk-layernorm": (True, 0.0), "z-loss": (False, 1e-4), "both": (True, 1e-4)}
+
+
+def stability_lm(
+    corpus: Corpus,
+    d_model: int = 64,
+    lr: float = 3e-3,
+    variant: str = "neither",
+    seed: int = 0,
+    steps: int = 300,
+) -> tuple[GPTConfig, TrainConfig]:
+    """A 2-layer, ``d_model``-wide character GPT (4 heads, context 64) trained ``steps`` steps of 32 x 64
+    tokens at peak rate ``lr``, AdamW (0.9, 0.95), ε 1e-8, clipping at 1, warmup then cosine (Wortsman et
+    al.'s recipe at toy scale), monitored every 25 steps; ``variant`` names the fixes in ``VARIANTS``."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant={variant!r}: choose one of {', '.join(VARIANTS)}")
+    qk_norm, z_loss = VARIANTS[variant]
+    model = GPTConfig(vocab_size=corpus.vocab_size, context=64, n_layer=2, n_head=4, d_model=d_model, qk_norm=qk_norm)
+    train_cfg = TrainConfig(
+        steps=steps, batch_size=32, lr=lr, warmup_steps=max(1, steps // 20), eval_every=50, seed=seed,
+        z_loss=z_loss, monitor_every=25,
+    )  # fmt: skip
+    return model, train_cfg
+
+
+def _stability_run(*, device: str = "auto", cache: bool = False, **point) -> sweep.RunOutput:
+    """One point of ``ch03_lr``: a ``stability_lm`` run, scored by what its monitor saw."""
+    corpus = sweep.corpus_named("kjv")
+    model_cfg, train_cfg = stability_lm(corpus, **point)
+    result = train(model_cfg, replace(train_cfg, device=device, progress=False), corpus, cache=cache)
+    h, series = result.history, monitor_series(result.history)
+    tokens = train_cfg.steps * h.tokens_per_step
+    attn = series["attn_logit_max"]
+    return sweep.RunOutput(
+        seed=train_cfg.seed,
+        steps=train_cfg.steps,
+        seconds=h.seconds,
+        non_embedding=result.model.param_counts()["non_embedding"],
+        final_train=h.eval_train[-1],
+        final_val=h.final_val,
+        tokens=tokens,
+        flops=h.flops_per_token * tokens,
+        curve={"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]},
+        metrics={
+            "init_loss": math.log(corpus.vocab_size),
+            "attn_logit_max": round(float(np.nanmax(attn)), 3),
+            "attn_logit_final": [round(float(v), 3) for v in attn[-1]],
+            "log_z_final": round(float(series["log_z_mean"][-1]), 4),
+            "log_z_max": round(float(np.nanmax(series["log_z_max"])), 4),
+            "grad_norm_max": round(float(np.nanmax(series["grad_norm"])), 4),
+        },
+        device=result.device.type,
+    )
+
+
+sweep.register_experiment("stability_lm", _stability_run)
+sweep.register_grid(
+    "ch03_lr",
+    full=[
+        {"recipe": "stability_lm", "d_model": d, "lr": lr, "variant": v} for d in WIDTHS for v in VARIANTS for lr in LRS
+    ],
+    quick=[
+        {"recipe": "stability_lm", "d_model": 64, "lr": lr, "variant": v, "steps": 150}
+        for v in ("neither", "qk-layernorm")
+        for lr in (3e-3, 3e-2)
+    ],
+)
+
+
+def lr_sensitivity(final_losses, init_loss: float) -> float:
+    """Learning-rate sensitivity over a grid of rates: the mean over the grid of ``min(ℓ(η), ℓ₀) − ℓ*``, with
+    ``ℓ*`` the best final loss on the grid and ``ℓ₀`` the loss at initialisation, which caps a diverged run
+    (a NaN or infinite loss counts as ``ℓ₀``). 0 means every rate reached the best loss."""
+    x = np.asarray(final_losses, dtype=float)
+    if x.size < 2:
+        raise ValueError(f"got {x.size} losses: a sensitivity needs a grid of at least 2 learning rates")
+    x = np.where(np.isfinite(x), np.minimum(x, init_loss), init_loss)
+    return float(np.mean(x - x.min()))
