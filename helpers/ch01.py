@@ -2,6 +2,7 @@
 
 - ``tiny_lm``: the chapter's 4-layer, 128-wide character-level GPT and how it is trained;
 - the grid ``ch01_seeds``: the run over five seeds, whose spread grounds the tolerances the chapter asserts;
+- ``recipe_params`` and ``reference_table``: the chapter's run beside nanoGPT's published recipes and Shannon;
 - the chapter's exercises (``perplexity_exercise`` ... ``narrow_model_exercise``), their answers computed here.
 """
 
@@ -10,9 +11,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from IPython.display import Markdown
 
 from . import metrics, sweep
 from .book.exercises import Exercise, Experiment
+from .book.papers import PUBLISHED
+from .book.report import md_table
 from .data import Corpus
 from .model import GPTConfig, non_embedding_params
 from .train import TrainConfig, TrainResult
@@ -34,6 +38,46 @@ sweep.register_grid(
     full=[{"recipe": "tiny_lm", "seed": s} for s in range(5)],
     quick=[{"recipe": "tiny_lm", "seed": s, "steps": 100} for s in range(2)],
 )
+
+
+# ----------------------------------------------------------------------------- ours beside the reference
+
+
+def recipe_params(recipe: dict, vocab_size: int, n_head: int) -> int:
+    """The non-embedding parameter count N of a published recipe (a ``PUBLISHED`` entry with ``n_layer``,
+    ``d_model`` and ``context``) built as the course's GPT with ``n_head`` heads over ``vocab_size`` tokens."""
+    cfg = GPTConfig(
+        vocab_size=vocab_size,
+        n_layer=recipe["n_layer"],
+        n_head=n_head,
+        d_model=recipe["d_model"],
+        context=recipe["context"],
+    )
+    return non_embedding_params(cfg)
+
+
+def _tokens_seen(recipe: dict) -> int:
+    return recipe["steps"] * recipe["batch_size"] * recipe["context"]
+
+
+def reference_table(final_val: float, tokens_seen: int) -> Markdown:
+    """The chapter's run (validation loss ``final_val`` after ``tokens_seen`` tokens) beside nanoGPT's CPU and
+    GPU recipes on TinyShakespeare and Shannon's estimate for English: tokens seen, loss and bits per char."""
+    cpu, gpu, shannon = PUBLISHED["nanogpt_cpu"], PUBLISHED["nanogpt_gpu"], PUBLISHED["shannon"]
+    bits = metrics.bits_per_token
+    rows = [
+        ["ours: 4 x 128, ctx 64", "King James Bible", tokens_seen, round(final_val, 2), round(bits(final_val), 2)],
+        [cpu["name"], "TinyShakespeare", _tokens_seen(cpu), cpu["val_loss"], round(bits(cpu["val_loss"]), 2)],
+        [
+            gpu["name"],
+            "TinyShakespeare",
+            f"<= {_tokens_seen(gpu):.3g}",
+            gpu["val_loss"],
+            round(bits(gpu["val_loss"]), 2),
+        ],
+        [shannon["name"], "English text", "a lifetime", "-", f"{shannon['bits_low']}-{shannon['bits_high']}"],
+    ]
+    return md_table(["model", "corpus", "tokens seen", "val loss (nats/char)", "bits/char"], rows)
 
 
 # ----------------------------------------------------------------------------- exercises
