@@ -1,22 +1,35 @@
-"""Chapter 2, scaling laws: the model family, its recipe and the cached sweeps the chapter fits.
+"""Chapter 2, scaling laws: the model family, its recipe, the cached sweeps the chapter fits, and the
+bookkeeping that turns sweep rows into the inputs of those fits.
 
 - ``SIZES`` (widths and depths, 3.3k to 595k non-embedding parameters) and ``LRS`` (peak learning rates tried
   at every point, the best kept per point by ``helpers.sweep.best_of``);
 - ``scaling``: a model of the family trained on a token budget or a compute budget (C = 6 N D);
+  ``model_family``: its parameter counts, size by size;
 - the grids ``ch02_isoflop`` (IsoFLOP profiles), ``ch02_seeds`` (the predicted run over five seeds),
   ``ch02_sizes`` (L(N) at fixed data) and ``ch02_data`` (L(D) at fixed N);
+- reading sweep rows: ``lr_of``, ``budget_of``, ``compute_6nd``, ``columns``, ``untuned``, ``n_of``,
+  ``curve_compute``, ``most_won_lr``, ``same_run``;
+- the fits on them: ``envelope`` (approach 1 and L(C)), ``profile`` and ``frontier`` (approach 2),
+  ``approach3_a``, ``warm_grid`` / ``bootstrap_chinchilla`` / ``prediction_interval`` (approach 3's
+  intervals), ``alloc`` (published constants);
 - the chapter's exercises (``compute_exercise``, ``n_opt_exercise``, ``early_fit_exercise``).
+
+Its tables are in ``helpers.ch02_tables``, its figures in ``helpers.ch02_figures``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from functools import partial
+
+import numpy as np
 
 from . import scaling as laws
 from . import sweep
 from .book.exercises import Exercise
 from .data import Corpus
-from .model import GPTConfig, non_embedding_params
+from .model import GPT, GPTConfig, non_embedding_params
 from .train import TrainConfig
 
 # chapter 2's model family (width, layers): 3.3k to 595k non-embedding parameters (2.3 decades)
@@ -131,6 +144,136 @@ for _name, _profiles in GRIDS.items():
     sweep.register_grid(_name, **_profiles)
 
 
+def model_family(corpus: Corpus) -> dict[int, dict]:
+    """The chapter's model family on ``corpus``, keyed by non-embedding parameter count: for each of
+    ``SIZES`` its ``d_model``, ``n_layer``, the counts of ``GPT.param_counts`` and its ``cfg``."""
+    family = {}
+    for d, n in SIZES:
+        cfg, _ = scaling(corpus, d_model=d, n_layer=n, tokens=1e6)
+        counts = GPT(cfg).param_counts()
+        family[counts["non_embedding"]] = {"d_model": d, "n_layer": n, **counts, "cfg": cfg}
+    return family
+
+
+# ----------------------------------------------------------------------------- sweep rows
+
+
+def lr_of(row: dict) -> float:
+    """The peak learning rate a sweep row was trained at."""
+    return json.loads(row["params"])["lr"]
+
+
+def budget_of(row: dict) -> float:
+    """The compute budget (FLOPs, C = 6 N D) of an IsoFLOP sweep row."""
+    return json.loads(row["params"])["flops"]
+
+
+def compute_6nd(row: dict) -> float:
+    """The training compute 6 N D of a row (N non-embedding, D its tokens), in FLOPs."""
+    return 6 * row["non_embedding"] * row["tokens"]
+
+
+def columns(rows: Sequence[dict], *keys: str) -> tuple[np.ndarray, ...]:
+    """One float array per key in ``keys``, its values read from every row in order."""
+    return tuple(np.array([r[k] for r in rows], float) for k in keys)
+
+
+def untuned(rows: Sequence[dict]) -> list[dict]:
+    """The rows trained at chapter 1's peak learning rate, 3e-3: one rate for all sizes, untuned."""
+    return [r for r in rows if lr_of(r) == 3e-3]
+
+
+def n_of(row: dict, total: dict[int, int] | None = None) -> int:
+    """A row's parameter count: non-embedding, or its total from ``total`` (non-embedding N -> total)."""
+    return row["non_embedding"] if total is None else total[row["non_embedding"]]
+
+
+def curve_compute(row: dict, total: dict[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A row's training curve against compute: (6 N x tokens so far, validation loss) at each evaluation,
+    N as ``n_of`` counts it."""
+    tokens = np.array(row["curve"]["step"]) * (row["tokens"] // row["steps"])
+    return 6 * n_of(row, total) * tokens, np.array(row["curve"]["val"])
+
+
+def envelope(runs: Sequence[dict], iso: Sequence[dict], total: dict[int, int] | None = None) -> laws.Envelope:
+    """The lower envelope of the training curves of ``runs`` against compute (approach 1 and L(C)), on 25
+    budgets from the first evaluation of any run up to the most compute any IsoFLOP run of ``iso`` spent:
+    the range the IsoFLOP runs cover densely (above it, only the few long runs of other sweeps remain).
+    Runs whose first evaluation is at step 0 are left out; N is counted as ``n_of`` counts it."""
+    runs = [r for r in runs if r["curve"]["step"][0] > 0]
+    curves = [curve_compute(r, total) for r in runs]
+    top = max(curve_compute(r, total)[0][-1] for r in iso)
+    c_range = (min(c[0] for c, _ in curves), top)
+    return laws.loss_envelope(curves, [n_of(r, total) for r in runs], n_grid=25, c_range=c_range)
+
+
+def profile(runs: Sequence[dict], c: float) -> tuple[np.ndarray, np.ndarray]:
+    """One IsoFLOP profile: (non-embedding N, final validation loss) of the ``runs`` at budget ``c``."""
+    return columns([r for r in runs if budget_of(r) == c], "non_embedding", "final_val")
+
+
+def frontier(runs: Sequence[dict], budgets: Sequence[float]) -> laws.IsoflopFrontier:
+    """Approach 2 on ``runs``: the minimum of a parabola through each budget's profile, then a power law
+    through those minima."""
+    n_opts = [laws.isoflop_minimum(*profile(runs, c)).n_opt for c in budgets]
+    return laws.fit_isoflop_frontier(budgets, n_opts)
+
+
+def approach3_a(runs: Sequence[dict], total: dict[int, int] | None = None) -> float:
+    """The exponent a (N_opt ∝ C^a) of approach 3 fitted to ``runs``, N as ``n_of`` counts it."""
+    N = [n_of(r, total) for r in runs]
+    return laws.fit_chinchilla(N, [r["tokens"] for r in runs], [r["final_val"] for r in runs]).a
+
+
+def warm_grid(fit: laws.ChinchillaFit) -> dict[str, tuple[float]]:
+    """A one-start grid for ``fit_chinchilla`` at ``fit``'s solution, for bootstrap refits: each
+    resample's optimum lies near the full fit's."""
+    return {
+        "a": (np.log(fit.A),),
+        "b": (np.log(fit.B),),
+        "e": (np.log(fit.E),),
+        "alpha": (fit.alpha,),
+        "beta": (fit.beta,),
+    }
+
+
+def bootstrap_chinchilla(
+    fit: laws.ChinchillaFit, N, D, L, n: int = 200, params: Sequence[str] = ("E", "A", "B", "alpha", "beta")
+) -> laws.BootstrapResult:
+    """Bootstrap intervals of approach 3 on (N, D, L): ``n`` resamples of the runs, each refitted from
+    ``fit``'s solution (``warm_grid``), collecting ``params``."""
+    return laws.bootstrap(partial(laws.fit_chinchilla, grid=warm_grid(fit)), N, D, L, n=n, params=params)
+
+
+def prediction_interval(boot: laws.BootstrapResult, N: float, D: float) -> tuple[float, float]:
+    """The 95% interval of the loss L(N, D) = E + A/N^α + B/D^β over the refits of ``boot`` (which must
+    hold the samples of E, A, B, alpha and beta)."""
+    smp = boot.samples
+    loss = smp["E"] + smp["A"] / N ** smp["alpha"] + smp["B"] / D ** smp["beta"]
+    lo, hi = np.percentile(loss, [2.5, 97.5])
+    return lo, hi
+
+
+def alloc(p: dict, C: float) -> laws.Allocation:
+    """The compute-optimal allocation at budget ``C`` of published constants ``p`` (a
+    ``helpers.book.papers.PUBLISHED`` entry with E, A, B, alpha and beta)."""
+    return laws.chinchilla_allocation(p["E"], p["A"], p["B"], p["alpha"], p["beta"], C)
+
+
+def most_won_lr(rows: Sequence[dict], n_params: int) -> float:
+    """The peak learning rate of the most ``rows`` of size ``n_params`` (each row already the best of its
+    point): the one most often best, the lower rate on a tie."""
+    won = [lr_of(r) for r in rows if r["non_embedding"] == n_params]
+    return max(sorted(set(won)), key=won.count)
+
+
+def same_run(rows: Sequence[dict], size: dict, flops: float, lr: float) -> bool:
+    """Whether every row was trained as the family member ``size`` (its ``d_model`` and ``n_layer``) on
+    ``flops`` at peak learning rate ``lr``: the seeds of one run."""
+    chosen = {"d_model": size["d_model"], "n_layer": size["n_layer"], "flops": flops, "lr": lr}
+    return all({k: json.loads(r["params"])[k] for k in chosen} == chosen for r in rows)
+
+
 # ----------------------------------------------------------------------------- exercises
 
 
@@ -166,7 +309,7 @@ EARLY_BUDGET = 5e11  # Exercise 2.3 fits only the IsoFLOP runs at budgets up to 
 def early_fit_exercise(iso_rows, n_params: float, tokens: float) -> Exercise:
     """Exercise 2.3 (a re-fit): the loss that approach 3, fitted only to the IsoFLOP rows ``iso_rows`` at
     budgets up to ``EARLY_BUDGET``, predicts for ``n_params`` and ``tokens``; within 0.002 nats."""
-    early = [r for r in iso_rows if json.loads(r["params"])["flops"] <= EARLY_BUDGET]
+    early = [r for r in iso_rows if budget_of(r) <= EARLY_BUDGET]
     fit = laws.fit_chinchilla(*([r[k] for r in early] for k in ("non_embedding", "tokens", "final_val")))
     return Exercise(
         "2.3 prediction from the two smallest budgets",
