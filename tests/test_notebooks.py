@@ -6,7 +6,9 @@
   them without output, and no committed solution prints "[pass]"), ``hide-cell`` (collapsed in the book) and
   ``nbval-ignore-output``, and collapsed in JupyterLab too (``jupyter.source_hidden``);
 - **no widget state**: a saved notebook needs no trust and the book loads no widget JavaScript
-  (``tests/execute_notebooks.py`` strips it; ``helpers.progress`` prints bars as text in batch runs).
+  (``tests/execute_notebooks.py`` strips it; ``helpers.progress`` prints bars as text in batch runs);
+- **short code cells** (at most ``MAX_CELL_LINES``) and **figures in cells of their own**, with a caption and
+  alt text.
 """
 
 from __future__ import annotations
@@ -68,3 +70,43 @@ def test_the_instructors_page_is_what_the_notebooks_give():
     assert PAGE.read_text(encoding="utf-8") == page(), (
         "instructors.md is out of date: run `python tests/instructors.py`"
     )
+
+
+MAX_CELL_LINES = 25  # a code cell holds the few lines a reader should see; longer code lives in helpers/
+
+
+# chapters whose long cells still await their move into helpers (issue 14); strict, so a chapter that is done
+# fails here until it leaves this set
+LONG_CELLS_PENDING = {"07_in_context_learning", "09_chain_of_thought", "10_preferences"}
+PENDING = pytest.mark.xfail(strict=True, reason="long cells not yet moved into helpers (issue 14)")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=PENDING) if p.stem in LONG_CELLS_PENDING else p for p in NOTEBOOKS],
+    ids=lambda p: p.stem,
+)
+def test_code_cells_are_short_enough_to_read(path):
+    long = {
+        i: n
+        for i, c in enumerate(_cells(path))
+        if c["cell_type"] == "code" and (n := len(_source(c).splitlines())) > MAX_CELL_LINES
+    }
+    assert not long, (
+        f"{path.name}: code cells {long} (index: lines) exceed {MAX_CELL_LINES} lines; move code to helpers"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_has_a_caption_and_alt_text(path):
+    """A cell that draws a figure carries ``mystnb.figure.caption`` and ``mystnb.image.alt``, and draws nothing
+    else (myst-nb would put every display output of the cell inside the captioned figure)."""
+    for i, cell in enumerate(_cells(path)):
+        outputs = [o for o in cell.get("outputs", []) if o.get("output_type") in ("display_data", "execute_result")]
+        if not any("image/png" in o.get("data", {}) for o in outputs):
+            continue
+        meta = cell["metadata"].get("mystnb", {})
+        assert meta.get("image", {}).get("alt"), f"{path.name}: figure cell {i} has no alt text (mystnb.image.alt)"
+        assert meta.get("figure", {}).get("caption"), f"{path.name}: figure cell {i} has no caption (mystnb.figure)"
+        others = [o for o in outputs if "image/png" not in o.get("data", {})]
+        assert not others, f"{path.name}: figure cell {i} also displays a table or text; give the figure its own cell"
