@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 
@@ -19,7 +18,7 @@ from . import sweep
 from .data import Corpus
 from .model import GPTConfig
 from .monitor import monitor_series
-from .train import TrainConfig, train
+from .train import TrainConfig, TrainResult
 
 WIDTHS = (32, 64, 128)
 LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
@@ -48,37 +47,23 @@ def stability_lm(
     return model, train_cfg
 
 
-def _stability_run(*, device: str = "auto", cache: bool = False, **point) -> sweep.RunOutput:
-    """One point of ``ch03_lr``: a ``stability_lm`` run, scored by what its monitor saw."""
-    corpus = sweep.corpus_named("kjv")
-    model_cfg, train_cfg = stability_lm(corpus, **point)
-    result = train(model_cfg, replace(train_cfg, device=device, progress=False), corpus, cache=cache)
-    h, series = result.history, monitor_series(result.history)
-    tokens = train_cfg.steps * h.tokens_per_step
+def monitor_metrics(result: TrainResult, corpus: Corpus) -> dict:
+    """What the monitor of a ``stability_lm`` run saw, for its sweep row: the largest attention logit over
+    the run and per layer at the end, the output's mean |log Z| at the end and its largest |log Z|, the
+    largest gradient norm, and the loss at initialisation (ln of the vocabulary: a uniform prediction)."""
+    series = monitor_series(result.history)
     attn = series["attn_logit_max"]
-    return sweep.RunOutput(
-        seed=train_cfg.seed,
-        steps=train_cfg.steps,
-        seconds=h.seconds,
-        non_embedding=result.model.param_counts()["non_embedding"],
-        final_train=h.eval_train[-1],
-        final_val=h.final_val,
-        tokens=tokens,
-        flops=h.flops_per_token * tokens,
-        curve={"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]},
-        metrics={
-            "init_loss": math.log(corpus.vocab_size),
-            "attn_logit_max": round(float(np.nanmax(attn)), 3),
-            "attn_logit_final": [round(float(v), 3) for v in attn[-1]],
-            "log_z_final": round(float(series["log_z_mean"][-1]), 4),
-            "log_z_max": round(float(np.nanmax(series["log_z_max"])), 4),
-            "grad_norm_max": round(float(np.nanmax(series["grad_norm"])), 4),
-        },
-        device=result.device.type,
-    )
+    return {
+        "init_loss": math.log(corpus.vocab_size),
+        "attn_logit_max": round(float(np.nanmax(attn)), 3),
+        "attn_logit_final": [round(float(v), 3) for v in attn[-1]],
+        "log_z_final": round(float(series["log_z_mean"][-1]), 4),
+        "log_z_max": round(float(np.nanmax(series["log_z_max"])), 4),
+        "grad_norm_max": round(float(np.nanmax(series["grad_norm"])), 4),
+    }
 
 
-sweep.register_experiment("stability_lm", _stability_run)
+sweep.register_experiment("stability_lm", sweep.lm_experiment(stability_lm, observer=monitor_metrics))
 sweep.register_grid(
     "ch03_lr",
     full=[

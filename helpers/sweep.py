@@ -156,10 +156,13 @@ def _built(name: str) -> Corpus:
     return DATASETS[name]()
 
 
-def lm_experiment(recipe: Callable, evaluator: Callable | None = None) -> Callable[..., RunOutput]:
+def lm_experiment(
+    recipe: Callable, evaluator: Callable | None = None, observer: Callable | None = None
+) -> Callable[..., RunOutput]:
     """An experiment that trains a GPT: ``recipe(corpus, **point) -> (GPTConfig, TrainConfig)`` on the corpus
     the point names with ``"data"``, through ``helpers.train.train``; ``evaluator(model, corpus) -> dict``
-    (optional) scores the trained model, kept as the row's ``metrics``."""
+    (optional) scores the trained model and ``observer(result, corpus) -> dict`` (optional) reads the whole
+    ``TrainResult``, history included; what they return is kept as the row's ``metrics``."""
 
     def run(*, device: str = "auto", cache: bool = False, data: str = "kjv", **point) -> RunOutput:
         corpus = corpus_named(data)
@@ -168,6 +171,9 @@ def lm_experiment(recipe: Callable, evaluator: Callable | None = None) -> Callab
         result = train(model_cfg, train_cfg, corpus, cache=cache)
         h = result.history
         tokens = train_cfg.steps * h.tokens_per_step
+        metrics = evaluator(result.model, corpus) if evaluator is not None else None
+        if observer is not None:
+            metrics = {**(metrics or {}), **observer(result, corpus)}
         return RunOutput(
             seed=train_cfg.seed,
             steps=train_cfg.steps,
@@ -178,7 +184,7 @@ def lm_experiment(recipe: Callable, evaluator: Callable | None = None) -> Callab
             tokens=tokens,
             flops=h.flops_per_token * tokens,
             curve={"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]},
-            metrics=evaluator(result.model, corpus) if evaluator is not None else None,
+            metrics=metrics,
             device=result.device.type,
         )
 
