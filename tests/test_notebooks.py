@@ -77,7 +77,7 @@ MAX_CELL_LINES = 25  # a code cell holds the few lines a reader should see; long
 
 # chapters whose long cells still await their move into helpers (issue 14); strict, so a chapter that is done
 # fails here until it leaves this set
-LONG_CELLS_PENDING = {"09_chain_of_thought", "10_preferences"}
+LONG_CELLS_PENDING = {"10_preferences"}
 PENDING = pytest.mark.xfail(strict=True, reason="long cells not yet moved into helpers (issue 14)")
 
 
