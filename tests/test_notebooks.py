@@ -75,17 +75,7 @@ def test_the_instructors_page_is_what_the_notebooks_give():
 MAX_CELL_LINES = 25  # a code cell holds the few lines a reader should see; longer code lives in helpers/
 
 
-# chapters whose long cells still await their move into helpers (issue 14); strict, so a chapter that is done
-# fails here until it leaves this set
-LONG_CELLS_PENDING = {"10_preferences"}
-PENDING = pytest.mark.xfail(strict=True, reason="long cells not yet moved into helpers (issue 14)")
-
-
-@pytest.mark.parametrize(
-    "path",
-    [pytest.param(p, marks=PENDING) if p.stem in LONG_CELLS_PENDING else p for p in NOTEBOOKS],
-    ids=lambda p: p.stem,
-)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_code_cells_are_short_enough_to_read(path):
     long = {
         i: n
