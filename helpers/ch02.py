@@ -11,7 +11,8 @@ bookkeeping that turns sweep rows into the inputs of those fits.
   ``curve_compute``, ``most_won_lr``, ``same_run``;
 - the fits on them: ``envelope`` (approach 1 and L(C)), ``profile`` and ``frontier`` (approach 2),
   ``approach3_a``, ``warm_grid`` / ``bootstrap_chinchilla`` / ``prediction_interval`` (approach 3's
-  intervals), ``alloc`` (published constants);
+  intervals), ``alloc`` (published constants), ``allocation_rules`` and ``cached_allocation_rules`` (the
+  rules the compute-budget explorer compares);
 - the chapter's exercises (``compute_exercise``, ``n_opt_exercise``, ``early_fit_exercise``).
 
 Its tables are in ``helpers.ch02_tables``, its figures in ``helpers.ch02_figures``.
@@ -28,6 +29,7 @@ import numpy as np
 from . import scaling as laws
 from . import sweep
 from .book.exercises import Exercise
+from .book.widgets import AllocationRule
 from .data import Corpus
 from .model import GPT, GPTConfig, non_embedding_params
 from .train import TrainConfig
@@ -258,6 +260,37 @@ def alloc(p: dict, C: float) -> laws.Allocation:
     """The compute-optimal allocation at budget ``C`` of published constants ``p`` (a
     ``helpers.book.papers.PUBLISHED`` entry with E, A, B, alpha and beta)."""
     return laws.chinchilla_allocation(p["E"], p["A"], p["B"], p["alpha"], p["beta"], C)
+
+
+def allocation_rules(
+    fit3: laws.ChinchillaFit, approach2: laws.IsoflopFrontier, c0: float, n0: float, published: dict
+) -> list[AllocationRule]:
+    """The chapter's ways of allocating a compute budget: our approach 3 (``fit3``, with its predicted
+    loss) and approach 2 (``approach2``), Hoffmann's and Epoch's constants, and Kaplan's exponent and 0.5
+    each scaled from our optimum ``n0`` at budget ``c0`` (``published``: ``PUBLISHED``)."""
+    hoff, epoch, a_kaplan = published["hoffmann"], published["epoch"], published["kaplan"]["a"]
+    return [
+        AllocationRule("ours, approach 3", fit3.n_opt, lambda C: fit3.allocation(C).loss),
+        AllocationRule("ours, approach 2", approach2.n_opt),
+        AllocationRule("Hoffmann et al. constants", lambda C: alloc(hoff, C).n_opt),
+        AllocationRule("Epoch constants", lambda C: alloc(epoch, C).n_opt),
+        AllocationRule(f"Kaplan's C^{a_kaplan} from our optimum at {c0:.2g}", lambda C: n0 * (C / c0) ** a_kaplan),
+        AllocationRule(f"C^0.5 from our optimum at {c0:.2g}", lambda C: n0 * (C / c0) ** 0.5),
+    ]
+
+
+def cached_allocation_rules(published: dict) -> list[AllocationRule]:
+    """``allocation_rules`` rebuilt from the cached sweeps alone (best learning rate per point), as the
+    chapter fits them: a view of cached results needs none of the chapter's live runs."""
+    iso, sizes_best, data_best = (
+        sweep.best_of(sweep.load_sweep(n)) for n in ("ch02_isoflop", "ch02_sizes", "ch02_data")
+    )
+    all_best = list({r["params"]: r for r in iso + sizes_best + data_best}.values())
+    budgets = sorted({budget_of(r) for r in iso})
+    c0 = budgets[0]
+    n0 = laws.isoflop_minimum(*profile(iso, c0)).n_opt
+    fit3 = laws.fit_chinchilla(*columns(all_best, "non_embedding", "tokens", "final_val"))
+    return allocation_rules(fit3, frontier(iso, budgets), c0, n0, published)
 
 
 def most_won_lr(rows: Sequence[dict], n_params: int) -> float:

@@ -117,3 +117,15 @@ def test_kaplan_table_and_figure():
     fig = ch02_figures.plot_kaplan_laws(fits, [(x, y + 0.1)])
     assert len(fig.axes) == 3 and fig.axes[2].get_xlabel() == "training compute C = 6ND (FLOPs)"
     assert len(fig.axes[2].lines) == 4  # points, two fits, one training curve
+
+
+def test_cached_allocation_rules_rebuild_the_chapters_rules():
+    rules = ch02.cached_allocation_rules(PUBLISHED)
+    starts = [r.name.split()[0] for r in rules]
+    assert starts == ["ours,", "ours,", "Hoffmann", "Epoch", "Kaplan's", "C^0.5"]
+    c0 = min(ch02.budget_of(r) for r in load_sweep("ch02_isoflop"))
+    # Kaplan's exponent and 0.5 both start from our approach-2 optimum at the smallest budget
+    assert rules[4].n_opt(c0) == pytest.approx(rules[5].n_opt(c0))
+    assert rules[4].n_opt(100 * c0) > rules[5].n_opt(100 * c0)  # 0.73 > 0.5
+    assert all(1e4 < r.n_opt(1e13) < 1e7 for r in rules)
+    assert 0 < rules[0].loss(1e13) < 5 and rules[1].loss is None  # only approach 3 predicts a loss

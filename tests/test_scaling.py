@@ -133,6 +133,21 @@ def test_chinchilla_recovers_constants(toy_fit):
     assert fit.n_starts == 3 * 3 * 3 * 4 * 4 and fit.n_failed == 0 and fit.n_points == 40
 
 
+def test_chinchilla_refit_of_the_same_data_is_returned_without_optimising(toy_grid, toy_fit, monkeypatch):
+    from helpers.scaling import chinchilla
+
+    def no_optimiser(*args, **kwargs):
+        raise AssertionError("the optimiser ran again on data already fitted")
+
+    monkeypatch.setattr(chinchilla, "minimize", no_optimiser)
+    N, D, L = toy_grid
+    assert fit_chinchilla(list(N), list(D), list(L)) is toy_fit  # same values, another container
+    with pytest.raises(AssertionError, match="already fitted"):
+        fit_chinchilla(N, D, L * 1.001)  # other data: a new fit
+    with pytest.raises(AssertionError, match="already fitted"):
+        fit_chinchilla(N, D, L, delta=2e-3)  # other settings: a new fit
+
+
 def test_chinchilla_fit_is_at_least_as_good_as_the_truth(toy_grid, toy_fit):
     N, D, L = toy_grid
     truth = huber(1e-3, np.log(L) - np.log(toy_loss(N, D))).sum()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -30,6 +31,10 @@ DEFAULT_GRID: dict[str, tuple[float, ...]] = {
     "b": (0.0, 5.0, 15.0, 25.0),
 }
 _GRID_KEYS = ("a", "b", "e", "alpha", "beta")  # the order of the optimiser's parameter vector
+# fits already made in this process, least recently used first: a notebook that refits the same runs (a
+# checker and its solution, a view rebuilt from the cached sweeps) gets the fit back at once
+_FITS: OrderedDict[tuple, ChinchillaFit] = OrderedDict()
+_FITS_KEPT = 1024
 EXPONENT_RANGE = (0.0, 10.0)  # the bounds of α and β in the optimiser
 TERM_MIN = 1e-3  # a term A/N^α or B/D^β must change the loss by at least this fraction across the runs
 
@@ -189,7 +194,8 @@ def fit_chinchilla(
     With A = e^a, B = e^b, E = e^e, minimise Σ_i Huber_δ(log L_i - LSE(a - α log N_i, b - β log D_i, e))
     (δ = 1e-3) by L-BFGS-B from every point of ``grid`` (a dict of candidate values for "alpha",
     "beta", "e", "a", "b") and keep the lowest. α, β are bounded to ``EXPONENT_RANGE`` = [0, 10].
-    ``grid=None`` uses ``DEFAULT_GRID`` (432 starts, a few seconds on 2 CPU cores for ~50 points). The
+    ``grid=None`` uses ``DEFAULT_GRID`` (432 starts, a few seconds on 2 CPU cores for ~50 points; a repeat
+    call on the same data and settings returns the fit already made, the fit being deterministic). The
     objective is divided by n δ² inside the optimiser so that its tolerances act on a number of order one
     (the minimiser is the same); ``loss`` reports the plain sum.
 
@@ -208,6 +214,10 @@ def fit_chinchilla(
     missing = set(_GRID_KEYS) - set(grid)
     if missing:
         raise ValueError(f"grid lacks {sorted(missing)}: give candidate values for each of {list(_GRID_KEYS)}")
+    key = (N.tobytes(), D.tobytes(), L.tobytes(), delta, tuple(tuple(map(float, grid[k])) for k in _GRID_KEYS))
+    if key in _FITS:  # the same data and settings: the same fit, without the optimiser's seconds
+        _FITS.move_to_end(key)
+        return _FITS[key]
     log_n, log_d, log_l = np.log(N), np.log(D), np.log(L)
     scale = 1.0 / (N.size * delta**2)
     args = (log_n, log_d, log_l, delta, scale)
@@ -252,6 +262,9 @@ def fit_chinchilla(
         r2=r_squared(log_l, residual),
     )
     _check_degenerate(fit, np.exp(log_terms), float(L.mean()))
+    _FITS[key] = fit
+    if len(_FITS) > _FITS_KEPT:
+        _FITS.popitem(last=False)
     return fit
 
 
