@@ -3,7 +3,8 @@
 - ``stability_lm``: a 2-layer GPT of a given width, trained briefly at a given peak learning rate, with or
   without QK-layernorm and z-loss, and watched by the training monitor (``helpers.monitor``);
 - the grid ``ch03_lr``: Wortsman et al. (2023)'s learning-rate sweep at toy scale: three widths, seven
-  log-spaced rates from 3e-4 to 3e-1, four variants (neither fix, QK-layernorm, z-loss, both);
+  log-spaced rates from 3e-4 to 3e-1, four variants (neither fix, QK-layernorm, z-loss, both); the grid
+  ``ch03_lr_seeds`` repeats its ``SEED_VARIANTS`` (neither fix, QK-layernorm) with seeds 1 and 2;
 - ``lr_sensitivity``: the spread of final loss over a learning-rate grid, as papers.md records the paper's
   definition.
 """
@@ -74,6 +75,21 @@ sweep.register_grid(
         for v in ("neither", "qk-layernorm")
         for lr in (3e-3, 3e-2)
     ],
+)
+
+# seeds 1 and 2 of the two variants the chapter's sensitivity claim compares, at every width and rate: with
+# seed 0 in ch03_lr, three seeds of each sensitivity, for the claim's margin
+SEED_VARIANTS = ("neither", "qk-layernorm")
+sweep.register_grid(
+    "ch03_lr_seeds",
+    full=[
+        {"recipe": "stability_lm", "d_model": d, "lr": lr, "variant": v, "seed": s}
+        for s in (1, 2)
+        for d in WIDTHS
+        for v in SEED_VARIANTS
+        for lr in LRS
+    ],
+    quick=[{"recipe": "stability_lm", "d_model": 32, "lr": 3e-2, "variant": "neither", "seed": 1, "steps": 150}],
 )
 
 
