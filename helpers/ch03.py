@@ -6,7 +6,10 @@
   log-spaced rates from 3e-4 to 3e-1, four variants (neither fix, QK-layernorm, z-loss, both); the grid
   ``ch03_lr_seeds`` repeats its ``SEED_VARIANTS`` (neither fix, QK-layernorm) with seeds 1 and 2;
 - ``lr_sensitivity``: the spread of final loss over a learning-rate grid, as papers.md records the paper's
-  definition.
+  definition;
+- the chapter's exercises (``sensitivity_exercise``, ``fix_exercise``), their answers computed here.
+
+Its tables are in ``helpers.ch03_tables``, its figures in ``helpers.ch03_figures``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import math
 import numpy as np
 
 from . import sweep
+from .book.exercises import Exercise, Experiment
 from .data import Corpus
 from .model import GPTConfig
 from .monitor import monitor_series
@@ -43,7 +47,7 @@ def stability_lm(
     model = GPTConfig(vocab_size=corpus.vocab_size, context=64, n_layer=2, n_head=4, d_model=d_model, qk_norm=qk_norm)
     train_cfg = TrainConfig(
         steps=steps, batch_size=32, lr=lr, warmup_steps=max(1, steps // 20), eval_every=50, seed=seed,
-        z_loss=z_loss, monitor_every=25,
+        z_loss=z_loss, monitor_every=25, desc=f"training {d_model}-wide GPT, lr {lr:g}, {variant}",
     )  # fmt: skip
     return model, train_cfg
 
@@ -102,3 +106,65 @@ def lr_sensitivity(final_losses, init_loss: float) -> float:
         raise ValueError(f"got {x.size} losses: a sensitivity needs a grid of at least 2 learning rates")
     x = np.where(np.isfinite(x), np.minimum(x, init_loss), init_loss)
     return float(np.mean(x - x.min()))
+
+
+# ----------------------------------------------------------------------------- the chapter's exercises
+
+ATTN_HELD = 100.0  # the largest attention logit a QK-layernorm run reaches on the cached grid stays below this
+
+
+def sensitivity_exercise(rows, d_model: int = 128, variant: str = "neither") -> Exercise:
+    """Exercise 3.1 (compute): the learning-rate sensitivity of the seed-0 ``ch03_lr`` runs (``rows``) of
+    one width and variant, as ``lr_sensitivity`` defines it; the answer is accepted to 1%."""
+    mine = sorted(
+        (r for r in rows if r["seed"] == 0 and (r["point"]["d_model"], r["point"]["variant"]) == (d_model, variant)),
+        key=lambda r: r["point"]["lr"],
+    )
+    if len(mine) < 2:
+        raise ValueError(f"no cached ch03_lr runs of width {d_model}, variant {variant!r}; rerun the sweep")
+    expected = lr_sensitivity([r["final_val"] for r in mine], mine[0]["metrics"]["init_loss"])
+    return Exercise(
+        f"3.1 learning-rate sensitivity, width {d_model}, {variant}",
+        expected=expected,
+        rtol=0.01,
+        hints=(
+            "for each learning rate, how far above the best rate's final loss did the run end? a run that "
+            "ends worse than where it started counts as the loss at initialisation",
+            "average min(final_val, init_loss) - (best final_val) over the seven rates",
+        ),
+    )
+
+
+def fix_exercise(min_lr: float = 0.1, min_steps: int = 300) -> Experiment:
+    """Exercise 3.2 (an experiment): the student trains a monitored ``stability_lm`` run at a learning rate of
+    at least ``min_lr`` with a fix of their choice; the checker verifies the run and the claim that its largest
+    attention logit stays below ``ATTN_HELD``."""
+
+    def verify(result):
+        if not isinstance(result, TrainResult) or "monitor_step" not in result.history.records:
+            return False, "expected the result of train(*ch03.stability_lm(corpus, ...), corpus)"
+        peak, steps = max(result.history.lr), len(result.history.train_loss)
+        if peak < min_lr * (1 - 1e-9) or steps < min_steps:
+            return (
+                False,
+                f"the run peaked at lr {peak:g} over {steps} steps; the exercise asks for lr >= {min_lr:g} "
+                f"and at least {min_steps} steps",
+            )
+        attn = float(np.nanmax(monitor_series(result.history)["attn_logit_max"]))
+        qk = "with" if result.model.cfg.qk_norm else "without"
+        holds = attn < ATTN_HELD
+        report = (
+            f"largest attention logit {attn:,.0f} ({qk} QK-layernorm), final validation loss "
+            f"{result.history.final_val:.3f} nats/char"
+        )
+        verdict = f"the attention logits stayed below {ATTN_HELD:.0f}" if holds else "this run's logits grew"
+        return holds, f"{report}; {'the claim holds' if holds else 'the claim fails'}: {verdict}"
+
+    return Experiment(
+        "3.2 a fix at a high learning rate",
+        verify=verify,
+        hints=(
+            "of the two fixes, which one acts on the attention scores themselves?",
+            "train(*ch03.stability_lm(corpus, d_model=64, lr=0.1, variant='qk-layernorm'), corpus)",
+        ),
+    )

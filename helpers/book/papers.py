@@ -146,4 +146,15 @@ PUBLISHED = {
         "rl": "d(α − β log d)",
         "cite": "gao2022scaling",
     },
+    # Wortsman et al. 2023: small Transformers reproduce two instabilities at high learning rate, attention-logit
+    # growth (fixed by QK-layernorm) and output-logit divergence (fixed by z-loss, 1e-4 · log² Z); setup pre-LN,
+    # AdamW (0.9, 0.95), ε 1e-8, clipping at 1, warmup, cosine decay, learning rates swept 3e-4 to 3e-1
+    "wortsman": {
+        "name": "Wortsman et al. 2023",
+        "lr_low": 3e-4,
+        "lr_high": 3e-1,
+        "z_loss": 1e-4,
+        "adam_eps": 1e-8,
+        "cite": "wortsman2023small",
+    },
 }

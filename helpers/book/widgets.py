@@ -85,7 +85,7 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _image():
+def image_view():
     """An ``Image`` widget for a PNG that keeps the figure's own size (a box would stretch it to its width)."""
     import ipywidgets as widgets
 
@@ -129,7 +129,7 @@ def compute_budget_explorer(rules: Sequence[AllocationRule], c_span: tuple[float
         continuous_update=False,
         layout=widgets.Layout(width="60%"),
     )
-    image = _image()
+    image = image_view()
     table = widgets.HTML()
 
     def redraw(change=None) -> None:
@@ -190,7 +190,7 @@ def metric_explorer(params: Sequence[float], scores: Sequence[dict], answer_len:
 
     menu = widgets.Dropdown(options=list(METRICS), value="at least k digits right", description="metric")
     slider = widgets.IntSlider(value=answer_len, min=1, max=answer_len, description="k", continuous_update=False)
-    image, table = _image(), widgets.HTML()
+    image, table = image_view(), widgets.HTML()
     x = np.asarray(params, dtype=float)
 
     def redraw(change=None) -> None:
@@ -225,7 +225,7 @@ def head_explorer(patterns, scores, layer: int = 0, head: int = 0, score_name: s
     n_layer, n_head = patterns.shape[:2]
     layer_menu = widgets.Dropdown(options=list(range(n_layer)), value=layer, description="layer")
     head_menu = widgets.Dropdown(options=list(range(n_head)), value=head, description="head")
-    image = _image()
+    image = image_view()
 
     def redraw(change=None) -> None:
         fig, ax = plt.subplots(figsize=(3.6, 3.4))
@@ -338,7 +338,7 @@ def best_of_n_explorer(ids, proxy, gold, world, curve: dict):
     import matplotlib.pyplot as plt
 
     slider = widgets.SelectionSlider(options=curve["n"], value=curve["n"][4], description="n", continuous_update=False)
-    image, table = _image(), widgets.HTML()
+    image, table = image_view(), widgets.HTML()
 
     def redraw(change=None) -> None:
         fig, ax = plt.subplots(figsize=(6.4, 3.6))

@@ -1,0 +1,112 @@
+"""Chapter 3's figures, in the course style (``helpers.book.plots``); each returns its figure.
+
+- ``plot_live_monitor``: what the training monitor saw on a few live runs, overlaid;
+- ``plot_lr_sweep``: final loss against learning rate, one panel per width, one line per variant;
+- ``plot_logit_growth``: the largest attention logit and the largest |log Z| against learning rate;
+- ``stability_explorer``: the cached sweep, one learning rate and variant at a time (a widget).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+
+from .book.plots import new_figure
+from .monitor import plot_monitor
+
+STYLE = {"neither": "o-", "qk-layernorm": "s-", "z-loss": "^--", "both": "d:"}
+
+
+def plot_live_monitor(results: Mapping[str, object]):
+    """The four monitor panels (``helpers.monitor.plot_monitor``) on a 2 x 2 grid, with every run of
+    ``results`` (label -> a monitored ``TrainResult``) overlaid; logit sizes on a log axis."""
+    fig, axes = plt.subplots(2, 2, figsize=(9.4, 6.4))
+    axes = axes.ravel()
+    for label, result in results.items():
+        plot_monitor(result.history, axes=axes, label=label)
+    axes[0].legend(fontsize=8)
+    axes[3].set_yscale("log")
+    fig.tight_layout()
+    return fig
+
+
+def plot_lr_sweep(final: Mapping[tuple, tuple], widths: Sequence[int], variants: Sequence[str], ylim=None):
+    """Final validation loss against peak learning rate (log axis), a panel per width, a line per variant
+    (seed 0) and the other seeds as faint points (``final``: ``ch03_tables.metric_by_lr(runs, "final_val")``)."""
+    fig, axes = new_figure(len(widths), width=9.4, height=3.4, sharey=True)
+    for ax, d in zip(axes, widths):
+        for i, v in enumerate(variants):
+            lrs, loss = final[(d, v, 0)]
+            ax.plot(lrs, loss, STYLE[v], color=f"C{i}", ms=3, lw=1.2, label=v)
+            for (d2, v2, s), (x, y) in final.items():
+                if (d2, v2) == (d, v) and s > 0:
+                    ax.plot(x, y, ".", color=f"C{i}", alpha=0.4, ms=3)
+        ax.set_xscale("log")
+        ax.set_xlabel("peak learning rate")
+        ax.set_title(f"width {d}")
+        if ylim:
+            ax.set_ylim(*ylim)
+    axes[0].set_ylabel("final validation loss (nats/char)")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def plot_logit_growth(attn: Mapping[tuple, tuple], log_z: Mapping[tuple, tuple], widths: Sequence[int]):
+    """Left: the largest attention logit over a run against the learning rate, without and with
+    QK-layernorm, a colour per width. Right: the largest |log Z| of the output, without and with z-loss.
+    Both on log axes; seed 0 (``attn``, ``log_z``: ``ch03_tables.metric_by_lr``)."""
+    fig, axes = new_figure(2, width=9.4, height=3.6)
+    panels = (
+        (attn, ("neither", "qk-layernorm"), "largest attention logit"),
+        (log_z, ("neither", "z-loss"), "largest |log Z| of the output"),
+    )
+    for ax, (values, pair, ylabel) in zip(axes, panels):
+        for i, d in enumerate(widths):
+            for v in pair:
+                lrs, y = values[(d, v, 0)]
+                ax.plot(lrs, y, STYLE[v], color=f"C{i}", ms=3, lw=1.2, label=f"width {d}, {v}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("peak learning rate")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def stability_explorer(runs: Mapping[tuple, list[dict]], widths: Sequence[int], lrs: Sequence[float]):
+    """A learning-rate slider and a variant menu over the cached sweep (``runs``:
+    ``ch03_tables.lr_runs``); each choice redraws, for seed 0 at every width, the validation curve and the
+    largest attention logit of the run. In the book its text form stands in (the static twins are the
+    sweep's figures)."""
+    import ipywidgets as widgets
+
+    from .book.widgets import figure_png, image_view, view_box
+
+    variants = sorted({v for _, v, _ in runs}, key=list(STYLE).index)
+    lr_slider = widgets.SelectionSlider(options=[(f"{lr:g}", lr) for lr in lrs], value=lrs[-2], description="peak lr")
+    menu = widgets.Dropdown(options=variants, value=variants[0], description="variant")
+    image = image_view()
+
+    def redraw(change=None) -> None:
+        fig, (ax, bars) = plt.subplots(1, 2, figsize=(7.5, 3.0))
+        tops = []
+        for i, d in enumerate(widths):
+            row = next(r for r in runs[(d, menu.value, 0)] if r["point"]["lr"] == lr_slider.value)
+            ax.plot(row["curve"]["step"], row["curve"]["val"], "o-", ms=3, color=f"C{i}", label=f"width {d}")
+            tops.append(row["metrics"]["attn_logit_max"])
+        ax.set_xlabel("training step")
+        ax.set_ylabel("validation loss (nats/char)")
+        ax.legend(fontsize=8)
+        bars.bar([str(d) for d in widths], tops, color=[f"C{i}" for i in range(len(widths))])
+        bars.set_yscale("log")
+        bars.set_xlabel("width")
+        bars.set_ylabel("largest attention logit")
+        fig.suptitle(f"{menu.value}, peak learning rate {lr_slider.value:g}", fontsize=10)
+        fig.tight_layout()
+        image.value = figure_png(fig)
+
+    lr_slider.observe(redraw, names="value")
+    menu.observe(redraw, names="value")
+    redraw()
+    return view_box([widgets.HBox([lr_slider, menu]), image], "stability explorer")
