@@ -50,6 +50,7 @@ def _cheapest(name: str, k: int = 2) -> list[dict]:
 CHECKED = {
     **{n: 2 for n in known_grids() if n.startswith("ch02_") and n != "ch02_seeds"},
     "ch03_lr": 1,
+    "ch03_lr_seeds": 1,
     "ch06_family": 1,
     **{n: 1 for n in ("ch09_formats", "ch09_multiplication", "ch09_length", "ch09_scale", "ch09_code")},
 }
