@@ -110,7 +110,9 @@ def lr_sensitivity(final_losses, init_loss: float) -> float:
 
 # ----------------------------------------------------------------------------- the chapter's exercises
 
-ATTN_HELD = 100.0  # the largest attention logit a QK-layernorm run reaches on the cached grid stays below this
+# a bar for "the attention logits stayed in check": QK-layernorm runs on the cached grid (three seeds, every width
+# and rate) reach at most 106, twice that is the bar; runs without it pass 2,000 at lr 0.3 and 600 at lr 0.1
+ATTN_HELD = 200.0
 
 
 def sensitivity_exercise(rows, d_model: int = 128, variant: str = "neither") -> Exercise:

@@ -20,12 +20,14 @@ STYLE = {"neither": "o-", "qk-layernorm": "s-", "z-loss": "^--", "both": "d:"}
 
 def plot_live_monitor(results: Mapping[str, object]):
     """The four monitor panels (``helpers.monitor.plot_monitor``) on a 2 x 2 grid, with every run of
-    ``results`` (label -> a monitored ``TrainResult``) overlaid; logit sizes on a log axis."""
+    ``results`` (label -> a monitored ``TrainResult``) overlaid in a colour of its own; logit sizes on a
+    log axis."""
     fig, axes = plt.subplots(2, 2, figsize=(9.4, 6.4))
     axes = axes.ravel()
-    for label, result in results.items():
-        plot_monitor(result.history, axes=axes, label=label)
+    for i, (label, result) in enumerate(results.items()):
+        plot_monitor(result.history, axes=axes, label=label, color=f"C{i}")
     axes[0].legend(fontsize=8)
+    axes[3].legend(fontsize=8)  # the book's smallest text: 8 pt
     axes[3].set_yscale("log")
     fig.tight_layout()
     return fig
@@ -70,7 +72,7 @@ def plot_logit_growth(attn: Mapping[tuple, tuple], log_z: Mapping[tuple, tuple],
         ax.set_yscale("log")
         ax.set_xlabel("peak learning rate")
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)
     return fig
 
 

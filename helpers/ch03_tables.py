@@ -61,15 +61,21 @@ def sensitivity_table(
     return md_table(["width", *variants], [[d, *[_mean_std(sens[(d, v)]) for v in variants]] for d in widths])
 
 
-def paper_table(published: Mapping, sens: Mapping, attn: Mapping, log_z: Mapping, widths: Sequence[int]) -> Markdown:
+def paper_table(
+    published: Mapping, sens: Mapping, attn: Mapping, log_z: Mapping, widths: Sequence[int], se: float
+) -> Markdown:
     """Our results beside Wortsman et al.'s: attention-logit growth without QK-layernorm (``attn``: the
     largest attention logit per run group, from ``metric_by_lr``), output-logit divergence and z-loss
-    (``log_z``: the largest |log Z|), and learning-rate sensitivity with and without QK-layernorm (``sens``)."""
+    (``log_z``: the largest |log Z|), and learning-rate sensitivity with and without QK-layernorm (``sens``;
+    ``se`` the standard error of a difference of two variants' means, against which each width's gain is
+    counted)."""
     w = published["wortsman"]
-    top = max(widths)
+    lo, top = min(widths), max(widths)
     grow = max(a[-1] for (d, v, _), (_, a) in attn.items() if v in ("neither", "z-loss"))
     held = max(a.max() for (d, v, _), (_, a) in attn.items() if v in ("qk-layernorm", "both"))
-    z_max = max(z.max() for z_lr, z in log_z.values())
+    z_max = max(z.max() for _, z in log_z.values())
+    gains = {d: sens[(d, "neither")].mean() - sens[(d, "qk-layernorm")].mean() for d in widths}
+    beyond = [d for d in widths if gains[d] > 3 * se]
     sens_row = ", ".join(
         f"{d}: {sens[(d, 'neither')].mean():.2f} → {sens[(d, 'qk-layernorm')].mean():.2f}" for d in widths
     )
@@ -83,17 +89,18 @@ def paper_table(published: Mapping, sens: Mapping, attn: Mapping, log_z: Mapping
         [
             "output logits diverge without z-loss",
             f"yes, fixed by z-loss {w['z_loss']:g} · log² Z",
-            f"not in our 300-step runs: |log Z| stays below {z_max:.0f} with or without z-loss",
+            f"not in our 300-step runs: log Z stays below {z_max:.0f} in magnitude, with or without z-loss",
         ],
         [
             "QK-layernorm lowers learning-rate sensitivity",
             f"yes, rates {w['lr_low']:g} to {w['lr_high']:g}",
-            f"yes at every width (width: no fix → QK-layernorm) {sens_row}",
+            f"by width, no fix → QK-layernorm: {sens_row}; beyond 3 standard errors at width "
+            + (", ".join(map(str, beyond)) if beyond else "none"),
         ],
         [
             "sensitivity without the fix grows with model size",
             "yes",
-            f"from {sens[(min(widths), 'neither')].mean():.2f} (width {min(widths)}) to "
+            f"from {sens[(lo, 'neither')].mean():.2f} (width {lo}) to "
             f"{sens[(top, 'neither')].mean():.2f} (width {top})",
         ],
     ]

@@ -147,22 +147,26 @@ def band_alarm(steps, values, low, high, patience: int = 2) -> Alarm | None:
     return None
 
 
-def plot_monitor(history, axes=None, label: str = ""):
+def plot_monitor(history, axes=None, label: str = "", color=None):
     """Four panels of a monitored run against the step: training loss, gradient norm (before clipping),
     update-to-weight ratio, and the largest attention logit per layer with the output's mean |log Z|.
-    Pass ``axes`` (four of them) to overlay several runs; returns the axes."""
+    Pass ``axes`` (four of them) to overlay several runs, and a ``color`` to draw a run in one colour
+    throughout (its layers then differ by line style); returns the axes."""
     from .book.plots import new_figure
 
     series = monitor_series(history)
     if axes is None:
         _, axes = new_figure(4, width=11, height=3.2)
     step, prefix = series["monitor_step"], f"{label}: " if label else ""
-    axes[0].plot(step, series["monitor_loss"], label=label or None)
-    axes[1].plot(step, series["grad_norm"], label=label or None)
-    axes[2].plot(step, series["update_ratio"], label=label or None)
+    axes[0].plot(step, series["monitor_loss"], color=color, label=label or None)
+    axes[1].plot(step, series["grad_norm"], color=color, label=label or None)
+    axes[2].plot(step, series["update_ratio"], color=color, label=label or None)
+    styles = ("-", "-.", (0, (5, 1)), (0, (1, 1)))
     for layer, curve in enumerate(series["attn_logit_max"].T):
-        axes[3].plot(step, curve, label=f"{prefix}max attention logit, layer {layer}")
-    axes[3].plot(step, series["log_z_mean"], "k--", lw=1, label=f"{prefix}mean |log Z| of the output")
+        ls = styles[layer % len(styles)] if color is not None else "-"
+        axes[3].plot(step, curve, ls=ls, color=color, label=f"{prefix}max attention logit, layer {layer}")
+    z_color = "k" if color is None else color
+    axes[3].plot(step, series["log_z_mean"], ":", color=z_color, lw=1, label=f"{prefix}mean |log Z| of the output")
     titles = ("training loss (nats/token)", "gradient norm", "update / weight (‖ΔW‖/‖W‖)", "logit size")
     for ax, title in zip(axes, titles):
         ax.set_xlabel("training step")

@@ -1,12 +1,21 @@
-"""Chapter 3's room: the stability recipe, its sweep point and the learning-rate sensitivity."""
+"""Chapter 3's room: the stability recipe, its sweep point, the learning-rate sensitivity, and the chapter's tables,
+figures and exercises (helpers.ch03_tables, helpers.ch03_figures)."""
 
 import json
 import math
+from dataclasses import replace
 
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
 import pytest
 
-from helpers import sweep
+from helpers import ch03, ch03_figures, ch03_tables, sweep
+from helpers.book.papers import PUBLISHED
 from helpers.ch03 import LRS, VARIANTS, WIDTHS, lr_sensitivity, stability_lm
+from helpers.train import train
 
 
 def test_stability_lm_switches_the_fixes_and_monitors(corpus):
@@ -43,3 +52,86 @@ def test_lr_sensitivity_caps_diverged_runs_at_the_initial_loss():
     assert capped == pytest.approx((0 + 2 + 2) / 3)
     with pytest.raises(ValueError, match="at least 2"):
         lr_sensitivity([2.0], init_loss=4.0)
+
+
+# ----------------------------------------------------------------------------- tables, figures, exercises
+
+
+def _row(d, variant, seed, lr, final, attn=5.0, log_z=6.0):
+    point = {"d_model": d, "lr": lr, "variant": variant}
+    metrics = {"init_loss": 4.0, "attn_logit_max": attn, "log_z_max": log_z}
+    return {"point": point, "seed": seed, "final_val": final, "metrics": metrics}
+
+
+def test_lr_runs_group_and_sort_and_sensitivities_follow_the_definition():
+    rows = [_row(32, "neither", 0, lr, f) for lr, f in ((1e-2, 2.5), (1e-3, 2.0), (1e-1, 9.0))]
+    runs = ch03_tables.lr_runs(rows, [_row(32, "neither", 1, 1e-3, 2.0), _row(32, "neither", 1, 1e-2, 2.0)])
+    assert [r["point"]["lr"] for r in runs[(32, "neither", 0)]] == [1e-3, 1e-2, 1e-1]
+    sens = ch03_tables.sensitivities(runs)[(32, "neither")]
+    assert sens.tolist() == pytest.approx([(0 + 0.5 + 2.0) / 3, 0.0])  # the diverged run counts at init_loss 4
+    lrs, attn = ch03_tables.metric_by_lr(runs, "attn_logit_max")[(32, "neither", 0)]
+    assert lrs.tolist() == [1e-3, 1e-2, 1e-1] and attn.tolist() == [5.0] * 3
+    table = ch03_tables.sensitivity_table(ch03_tables.sensitivities(runs), [32], ["neither"]).data
+    assert "± 0." in table and "(2 seeds)" in table
+
+
+def test_cached_sweep_tables_and_figures():
+    runs = ch03_tables.lr_runs(sweep.load_sweep("ch03_lr"))
+    assert len(runs) == len(WIDTHS) * len(VARIANTS) and all(len(v) == len(LRS) for v in runs.values())
+    sens = ch03_tables.sensitivities(runs)
+    attn = ch03_tables.metric_by_lr(runs, "attn_logit_max")
+    log_z = ch03_tables.metric_by_lr(runs, "log_z_max")
+    table = ch03_tables.paper_table(PUBLISHED, sens, attn, log_z, WIDTHS, se=0.04).data
+    assert table.count("\n") == 1 + 4 and "Wortsman et al. 2023" in table
+    figs = [
+        ch03_figures.plot_lr_sweep(ch03_tables.metric_by_lr(runs, "final_val"), WIDTHS, list(VARIANTS)),
+        ch03_figures.plot_logit_growth(attn, log_z, WIDTHS),
+    ]
+    assert [len(f.axes) for f in figs] == [3, 2] and all(f.axes[0].get_ylabel() for f in figs)
+    for f in figs:
+        plt.close(f)
+
+
+def test_live_monitor_figure_overlays_runs(corpus):
+    model, train_cfg = stability_lm(corpus, d_model=32, lr=1e-2, steps=50)
+    result = train(model, replace(train_cfg, progress=False), corpus, cache=False)
+    fig = ch03_figures.plot_live_monitor({"a": result, "b": result})
+    assert len(fig.axes) == 4 and fig.axes[3].get_yscale() == "log"
+    plt.close(fig)
+    # the same run checked by exercise 3.2: too low a learning rate and too few steps are named
+    ex = ch03.fix_exercise()
+    ok, report = ex.verify(result)
+    assert not ok and "lr >= 0.1" in report
+    assert ex.verify("a number") == (False, "expected the result of train(*ch03.stability_lm(corpus, ...), corpus)")
+
+
+def test_fix_exercise_judges_the_attention_logits(corpus):
+    ex = ch03.fix_exercise(min_lr=0.1, min_steps=60)
+    runs = {}
+    for variant in ("neither", "qk-layernorm"):
+        model, train_cfg = stability_lm(corpus, d_model=32, lr=0.3, variant=variant, steps=60)
+        runs[variant] = ex.verify(train(model, replace(train_cfg, progress=False), corpus, cache=False))
+    assert runs["qk-layernorm"][0] and "the claim holds" in runs["qk-layernorm"][1]
+    assert not runs["neither"][0] and "the claim fails" in runs["neither"][1]
+
+
+def test_sensitivity_exercise_expects_the_cached_value():
+    rows = sweep.load_sweep("ch03_lr")
+    ex = ch03.sensitivity_exercise(rows, d_model=128, variant="neither")
+    mine = ch03_tables.lr_runs(rows)[(128, "neither", 0)]
+    value = lr_sensitivity([r["final_val"] for r in mine], mine[0]["metrics"]["init_loss"])
+    assert ex.passed(value) and ex.passed(round(value, 3)) and not ex.passed(value * 1.05)
+    with pytest.raises(ValueError, match="rerun"):
+        ch03.sensitivity_exercise(rows, d_model=999)
+
+
+def test_stability_explorer_redraws_for_every_control():
+    runs = ch03_tables.lr_runs(sweep.load_sweep("ch03_lr"))
+    view = ch03_figures.stability_explorer(runs, WIDTHS, LRS)
+    assert repr(view).startswith("[stability explorer: interactive")
+    (slider, menu), image = view.children[0].children, view.children[1]
+    first = image.value
+    slider.value = LRS[0]
+    after_lr = image.value
+    menu.value = "qk-layernorm"
+    assert first != after_lr != image.value
