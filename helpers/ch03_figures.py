@@ -27,7 +27,6 @@ def plot_live_monitor(results: Mapping[str, object]):
     for i, (label, result) in enumerate(results.items()):
         plot_monitor(result.history, axes=axes, label=label, color=f"C{i}")
     axes[0].legend(fontsize=8)
-    axes[3].legend(fontsize=8)  # the book's smallest text: 8 pt
     axes[3].set_yscale("log")
     fig.tight_layout()
     return fig

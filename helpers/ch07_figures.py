@@ -32,7 +32,7 @@ def plot_phase_change(two: Sequence[dict], one: Sequence[dict], live_metrics: Ma
     ax.set_xlabel("training step")
     ax.set_ylabel("loss on probe tokens (nats/token)")
     ax.set_title("Loss on the repeated half of the probes during training")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=8, loc="center right")
     return fig
 
 
@@ -90,5 +90,5 @@ def plot_few_shot(acc: Mapping, params: Mapping, sizes: Sequence, bayes: Sequenc
     ax.set_ylabel("accuracy on the query")
     ax.set_ylim(0, 1.05)
     ax.set_title("Few-shot accuracy vs demonstrations, by model size")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     return fig

@@ -88,7 +88,7 @@ def plot_rl(runs: Mapping[float, Mapping], finals: Sequence, alpha: float, beta:
     axes[0].plot(grid, gao_rl(grid, alpha, beta), "k-", lw=1, label=label)
     axes[0].set_xlabel("d = √KL(π ‖ π_SFT) (nats$^{1/2}$)")
     axes[0].set_ylabel("gold reward gain over SFT")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8)
     axes[1].plot([f[0] for f in finals], [f[2] for f in finals], "o-")
     axes[1].axhline(gold_sft, color="gray", ls=":", lw=1, label="SFT")
     axes[1].legend()

@@ -173,5 +173,5 @@ def plot_monitor(history, axes=None, label: str = "", color=None):
         ax.set_ylabel(title)
     for ax in axes[1:3]:
         ax.set_yscale("log")
-    axes[3].legend(fontsize=7)
+    axes[3].legend(fontsize=8)
     return axes

@@ -39,3 +39,19 @@ def test_attention_heatmap_draws_the_pattern_with_labelled_axes():
     assert image.get_array().shape == (5, 5) and image.get_clim() == (0, 1)
     assert "key" in ax.get_xlabel() and "query" in ax.get_ylabel() and ax.get_title() == "a head"
     plt.close("all")
+
+
+def test_no_figure_helper_writes_text_below_the_styles_smallest_font():
+    """Every explicit font size in helpers/ is at least the style's smallest (the browser test's floor)."""
+    import re
+    from pathlib import Path
+
+    smallest = min(v for k, v in STYLE.items() if k.endswith(("size", "fontsize")) and isinstance(v, (int, float)))
+    too_small = [
+        f"{path.name}:{n}: {line.strip()}"
+        for path in (Path(__file__).parents[1] / "helpers").rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        for size in re.findall(r"fontsize=(\d+(?:\.\d+)?)", line)
+        if float(size) < smallest
+    ]
+    assert smallest == 8 and not too_small, too_small
