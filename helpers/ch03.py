@@ -7,6 +7,12 @@
   ``ch03_lr_seeds`` repeats its ``SEED_VARIANTS`` (neither fix, QK-layernorm) with seeds 1 and 2;
 - ``lr_sensitivity``: the spread of final loss over a learning-rate grid, as papers.md records the paper's
   definition;
+- loss spikes: ``spike_lm``, the same recipe with the knobs practice blames for spikes (warmup, Adam's ε, the
+  peak rate) and monitored at every step, its grid ``ch03_spikes`` (three seeds) and ``spike_metrics`` (the
+  spikes of the loss and of the gradient norm, whether a gradient spike led each loss spike, the overshoot of
+  the first steps);
+  ``fault_runs``, a clean run, a copy with a learning-rate error mid-run and that copy with the rollback remedy
+  (``helpers.interventions``);
 - the chapter's exercises (``sensitivity_exercise``, ``fix_exercise``), their answers computed here.
 
 Its tables are in ``helpers.ch03_tables``, its figures in ``helpers.ch03_figures``.
@@ -15,15 +21,17 @@ Its tables are in ``helpers.ch03_tables``, its figures in ``helpers.ch03_figures
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from . import sweep
 from .book.exercises import Exercise, Experiment
 from .data import Corpus
+from .interventions import LRFault, SpikeRollback
 from .model import GPTConfig
-from .monitor import monitor_series
-from .train import TrainConfig, TrainResult
+from .monitor import monitor_series, spikes
+from .train import TrainConfig, TrainResult, train
 
 WIDTHS = (32, 64, 128)
 LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
@@ -106,6 +114,92 @@ def lr_sensitivity(final_losses, init_loss: float) -> float:
         raise ValueError(f"got {x.size} losses: a sensitivity needs a grid of at least 2 learning rates")
     x = np.where(np.isfinite(x), np.minimum(x, init_loss), init_loss)
     return float(np.mean(x - x.min()))
+
+
+# ----------------------------------------------------------------------------- loss spikes
+
+SPIKE_RATES = (3e-3, 3e-2, 1e-1)
+SPIKE_WARMUPS = (0, 15)  # no warmup, and stability_lm's own (5% of 300 steps)
+SPIKE_EPS = (0.0, 1e-8, 1e-4)  # none, PyTorch's default, large
+WINDOW = 30  # the spike rule's trailing window, in steps
+LEAD = 5  # a gradient-norm spike "leads" a loss spike it precedes by 1 to LEAD steps
+EARLY = 50  # the first steps, where the overshoot is measured
+
+
+def spike_lm(
+    corpus: Corpus, lr: float = 3e-2, warmup: int = 15, adam_eps: float = 1e-8, seed: int = 0, steps: int = 300
+) -> tuple[GPTConfig, TrainConfig]:
+    """``ch03.stability_lm`` at width 64 with no fix, ``warmup`` warmup steps and Adam's ε ``adam_eps``,
+    monitored at every step."""
+    model_cfg, train_cfg = stability_lm(corpus, d_model=64, lr=lr, seed=seed, steps=steps)
+    train_cfg = replace(
+        train_cfg, warmup_steps=warmup, adam_eps=adam_eps, monitor_every=1,
+        desc=f"training 64-wide GPT, lr {lr:g}, warmup {warmup}, eps {adam_eps:g}",
+    )  # fmt: skip
+    return model_cfg, train_cfg
+
+
+def led_spikes(loss_spikes, grad_spikes, lead: int = LEAD) -> int:
+    """How many of the ``loss_spikes`` (step indices) follow a gradient-norm spike by 1 to ``lead`` steps."""
+    grad = set(int(g) for g in grad_spikes)
+    return sum(any(s - k in grad for k in range(1, lead + 1)) for s in loss_spikes)
+
+
+def spike_metrics(result: TrainResult, corpus: Corpus) -> dict:
+    """The sweep row's view of a ``spike_lm`` run: the steps of its loss spikes and gradient-norm spikes
+    (window ``WINDOW``), the loss spikes a gradient spike led, coincident ones (same step), and over the first
+    ``EARLY`` steps the loss's peak above ln V (its value at initialisation) with the steps of the loss's and
+    the gradient norm's peaks."""
+    s = monitor_series(result.history)
+    step, loss, grad = s["monitor_step"], s["monitor_loss"], s["grad_norm"]
+    ls, gs = spikes(loss, window=WINDOW), spikes(grad, window=WINDOW)
+    early = slice(0, EARLY)
+    return {
+        "init_loss": math.log(corpus.vocab_size),
+        "loss_spikes": [int(step[i]) for i in ls],
+        "grad_spikes": [int(step[i]) for i in gs],
+        "led": led_spikes(step[ls], step[gs]),
+        "coincident": len(set(step[ls]) & set(step[gs])),
+        "early_overshoot": round(float(np.nanmax(loss[early]) - math.log(corpus.vocab_size)), 4),
+        "early_loss_peak_step": int(step[early][np.nanargmax(loss[early])]),
+        "early_grad_peak_step": int(step[early][np.nanargmax(grad[early])]),
+    }
+
+
+sweep.register_experiment("spike_lm", sweep.lm_experiment(spike_lm, observer=spike_metrics))
+sweep.register_grid(
+    "ch03_spikes",
+    full=[
+        {"recipe": "spike_lm", "lr": lr, "warmup": w, "adam_eps": e, "seed": seed}
+        for seed in (0, 1, 2)
+        for lr in SPIKE_RATES
+        for w in SPIKE_WARMUPS
+        for e in SPIKE_EPS
+    ],
+    quick=[{"recipe": "spike_lm", "lr": 1e-1, "warmup": w, "adam_eps": 1e-8, "steps": 100} for w in SPIKE_WARMUPS],
+)
+
+# ----------------------------------------------------------------------------- a fault and its remedy
+
+FAULT = {"start": 150, "stop": 160, "factor": 30.0}  # ten steps at 30 times the scheduled rate, mid-run
+
+
+def fault_runs(
+    corpus: Corpus, lr: float = 3e-3, seed: int = 0, fault: dict = FAULT, steps: int = 300
+) -> dict[str, tuple]:
+    """Three ``stability_lm`` runs monitored at every step (width 64, no fix, rate ``lr``, seed ``seed``):
+    ``clean``; ``fault``, the same run with an ``LRFault(**fault)``; ``rollback``, the faulty run with a
+    ``SpikeRollback`` watching it; ``steps`` long.
+    Returns name -> (``TrainResult``, the ``SpikeRollback`` or None)."""
+    model_cfg, train_cfg = stability_lm(corpus, d_model=64, lr=lr, seed=seed, steps=steps)
+    runs = {}
+    for name in ("clean", "fault", "rollback"):
+        callbacks = [] if name == "clean" else [LRFault(**fault)]
+        remedy = SpikeRollback() if name == "rollback" else None
+        cfg = replace(train_cfg, monitor_every=1, desc=f"{name} run, seed {seed}")
+        result = train(model_cfg, cfg, corpus, callbacks=callbacks + ([remedy] if remedy else []))
+        runs[name] = (result, remedy)
+    return runs
 
 
 # ----------------------------------------------------------------------------- the chapter's exercises

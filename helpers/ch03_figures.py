@@ -3,6 +3,8 @@
 - ``plot_live_monitor``: what the training monitor saw on a few live runs, overlaid;
 - ``plot_lr_sweep``: final loss against learning rate, one panel per width, one line per variant;
 - ``plot_logit_growth``: the largest attention logit and the largest |log Z| against learning rate;
+- ``plot_early_spike``: the first steps of runs with and without warmup, loss and gradient norm;
+- ``plot_fault``: a clean run, a learning-rate fault and the rollback remedy, loss and gradient norm;
 - ``stability_explorer``: the cached sweep, one learning rate and variant at a time (a widget).
 """
 
@@ -12,8 +14,8 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 
-from .book.plots import new_figure
-from .monitor import plot_monitor
+from .book.plots import hline, new_figure
+from .monitor import monitor_series, plot_monitor
 
 STYLE = {"neither": "o-", "qk-layernorm": "s-", "z-loss": "^--", "both": "d:"}
 
@@ -111,3 +113,43 @@ def stability_explorer(runs: Mapping[tuple, list[dict]], widths: Sequence[int], 
     menu.observe(redraw, names="value")
     redraw()
     return view_box([widgets.HBox([lr_slider, menu]), image], "stability explorer")
+
+
+def plot_early_spike(results: Mapping[str, object], steps: int = 60, init_loss: float | None = None):
+    """The first ``steps`` steps of runs monitored at every step (``results``: label -> ``TrainResult``): the
+    training loss (left, with ln V, the loss at initialisation, as a reference when ``init_loss`` is given)
+    and the gradient norm before clipping (right, log axis)."""
+    fig, axes = new_figure(2, width=9.4, height=3.4)
+    for i, (label, result) in enumerate(results.items()):
+        s = monitor_series(result.history)
+        keep = s["monitor_step"] <= steps
+        axes[0].plot(s["monitor_step"][keep], s["monitor_loss"][keep], color=f"C{i}", lw=1.2, label=label)
+        axes[1].plot(s["monitor_step"][keep], s["grad_norm"][keep], color=f"C{i}", lw=1.2, label=label)
+    if init_loss is not None:
+        hline(axes[0], init_loss, "ln V: the loss at initialisation")
+    for ax, ylabel in zip(axes, ("training loss (nats/char)", "gradient norm (before clipping)")):
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+    axes[1].set_yscale("log")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def plot_fault(runs: Mapping[str, tuple], fault: Mapping[str, float]):
+    """The clean, faulty and rolled-back runs of ``ch03.fault_runs`` (``runs``): training loss (left) and
+    gradient norm (right, log axis) at every step, the fault's steps shaded and each rollback marked by a
+    dotted line at the step it fired."""
+    fig, axes = new_figure(2, width=9.4, height=3.4)
+    for i, (name, (result, remedy)) in enumerate(runs.items()):
+        s = monitor_series(result.history)
+        axes[0].plot(s["monitor_step"], s["monitor_loss"], color=f"C{i}", lw=0.9, label=name)
+        axes[1].plot(s["monitor_step"], s["grad_norm"], color=f"C{i}", lw=0.9, label=name)
+        for event in remedy.events if remedy is not None else ():
+            axes[0].axvline(event.step, color=f"C{i}", ls=":", lw=0.8)
+    for ax, ylabel in zip(axes, ("training loss (nats/char)", "gradient norm (before clipping)")):
+        ax.axvspan(fault["start"], fault["stop"], color="0.85", zorder=0)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+    axes[1].set_yscale("log")
+    axes[0].legend(fontsize=8, title=f"shaded: learning rate x {fault['factor']:g}", title_fontsize=8)
+    return fig

@@ -3,7 +3,8 @@
 - ``lr_runs``: the rows of the learning-rate sweeps by (width, variant, seed), each sorted by rate;
 - ``sensitivities``: each width and variant's learning-rate sensitivity, one per seed;
 - ``metric_by_lr``: a monitor metric of each run against the learning rate;
-- tables ``sensitivity_table`` and ``paper_table``.
+- ``spike_groups``: the rows of the spike sweep by (rate, warmup, ε);
+- tables ``sensitivity_table``, ``spike_table`` and ``paper_table``.
 """
 
 from __future__ import annotations
@@ -105,3 +106,37 @@ def paper_table(
         ],
     ]
     return md_table(["result", "paper", "ours"], rows)
+
+
+def spike_groups(rows: Sequence[dict]) -> dict[tuple[float, int, float], list[dict]]:
+    """The rows of ``ch03_spikes`` grouped by (peak rate, warmup steps, Adam's ε), each group in seed order."""
+    groups: dict[tuple[float, int, float], list[dict]] = {}
+    for r in rows:
+        p = r["point"]
+        groups.setdefault((p["lr"], p["warmup"], p["adam_eps"]), []).append(r)
+    return {k: sorted(v, key=lambda r: r["seed"]) for k, v in sorted(groups.items())}
+
+
+def spike_table(groups: Mapping[tuple, list[dict]]) -> Markdown:
+    """One row per setting of ``spike_groups``: the loss's overshoot above ln V in the first steps (mean ±
+    seed std), the loss spikes and gradient-norm spikes found after the rule's window (summed over seeds),
+    how many loss spikes a gradient-norm spike led, and the final validation loss."""
+
+    def total(rs, key):
+        return sum(len(r["metrics"][key]) for r in rs)
+
+    rows = [
+        [
+            f"{lr:g}",
+            warmup,
+            "none" if eps == 0 else f"{eps:g}",
+            _mean_std(np.array([r["metrics"]["early_overshoot"] for r in rs])),
+            total(rs, "loss_spikes"),
+            total(rs, "grad_spikes"),
+            sum(r["metrics"]["led"] for r in rs),
+            _mean_std(np.array([r["final_val"] for r in rs])),
+        ]
+        for (lr, warmup, eps), rs in groups.items()
+    ]
+    head = ["peak lr", "warmup", "Adam ε", "early overshoot (nats)", "loss spikes", "grad-norm spikes"]
+    return md_table([*head, "led by a grad spike", "final val loss"], rows)

@@ -135,3 +135,40 @@ def test_stability_explorer_redraws_for_every_control():
     after_lr = image.value
     menu.value = "qk-layernorm"
     assert first != after_lr != image.value
+
+
+# ----------------------------------------------------------------------------- loss spikes
+
+
+def test_spike_lm_sets_warmup_eps_and_a_monitor_at_every_step(corpus):
+    model, tcfg = ch03.spike_lm(corpus, lr=1e-1, warmup=0, adam_eps=0.0, seed=1)
+    assert (tcfg.lr, tcfg.warmup_steps, tcfg.adam_eps, tcfg.seed, tcfg.monitor_every) == (1e-1, 0, 0.0, 1, 1)
+    assert model.d_model == 64 and not model.qk_norm and tcfg.z_loss == 0
+    assert len(sweep._grid("ch03_spikes", "full")) == 3 * len(ch03.SPIKE_RATES) * len(ch03.SPIKE_WARMUPS) * len(
+        ch03.SPIKE_EPS
+    )
+
+
+def test_led_spikes_counts_loss_spikes_a_gradient_spike_preceded():
+    assert ch03.led_spikes([10, 50, 90], [8, 50, 84], lead=5) == 1  # 8 leads 10; 50 is coincident; 84 is too early
+    assert ch03.led_spikes([], [3]) == 0
+
+
+def test_no_warmup_at_a_high_rate_overshoots_the_initial_loss():
+    rows = {
+        w: json.loads(sweep.run_point({"recipe": "spike_lm", "lr": 1e-1, "warmup": w, "steps": 60})["metrics"])
+        for w in (0, 15)
+    }
+    assert rows[0]["early_overshoot"] > 1.0 > 0.1 > rows[15]["early_overshoot"]
+    for m in rows.values():
+        assert m["init_loss"] == pytest.approx(math.log(row_vocab()))
+        assert 0 <= m["led"] <= len(m["loss_spikes"]) and 0 <= m["coincident"] <= len(m["loss_spikes"])
+
+
+def test_fault_runs_spike_and_the_rollback_rescues(corpus):
+    runs = ch03.fault_runs(corpus, lr=3e-3, fault={"start": 40, "stop": 42, "factor": 300.0}, steps=80)
+    assert list(runs) == ["clean", "fault", "rollback"]
+    (clean, _), (faulty, none), (rescued, remedy) = runs.values()
+    assert none is None and remedy.events and all(e.to_step < 40 < e.step for e in remedy.events)
+    assert clean.history.final_val < rescued.history.final_val + 0.05 < faulty.history.final_val
+    assert len(clean.history.records["monitor_step"]) == 80  # monitored at every step

@@ -157,4 +157,16 @@ PUBLISHED = {
         "adam_eps": 1e-8,
         "cite": "wortsman2023small",
     },
+    # Chowdhery et al. 2023 (JMLR; arXiv 2022), PaLM §5.1: about 20 loss spikes in the 540B run (none in the smaller
+    # models), each mitigated by restarting about 100 steps before the spike and skipping about 200-500 batches
+    "palm_spikes": {
+        "name": "Chowdhery et al. 2023 (PaLM)",
+        "spikes": 20,
+        "rollback_steps": 100,
+        "skipped_low": 200,
+        "skipped_high": 500,
+        "cite": "chowdhery2023palm",
+    },
+    # Takase et al. 2023: loss spikes follow a sudden growth of the gradient norm
+    "takase": {"name": "Takase et al. 2023", "cite": "takase2023spike"},
 }
