@@ -10,7 +10,7 @@
 - loss spikes: ``spike_lm``, the same recipe with the knobs practice blames for spikes (warmup, Adam's ε, the
   peak rate) and monitored at every step, its grid ``ch03_spikes`` (three seeds) and ``spike_metrics`` (the
   spikes of the loss and of the gradient norm, whether a gradient spike led each loss spike, the overshoot of
-  the first steps);
+  the first steps); ``zero_gradient_entries``, what Adam without ε divides by zero;
   ``fault_runs``, a clean run, a copy with a learning-rate error mid-run and that copy with the rollback remedy
   (``helpers.interventions``);
 - the chapter's exercises (``sensitivity_exercise``, ``fix_exercise``), their answers computed here.
@@ -29,9 +29,9 @@ from . import sweep
 from .book.exercises import Exercise, Experiment
 from .data import Corpus
 from .interventions import LRFault, SpikeRollback
-from .model import GPTConfig
+from .model import GPT, GPTConfig
 from .monitor import monitor_series, spikes
-from .train import TrainConfig, TrainResult, train
+from .train import TrainConfig, Trainer, TrainResult, seed_everything, train
 
 WIDTHS = (32, 64, 128)
 LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
@@ -178,6 +178,21 @@ sweep.register_grid(
     ],
     quick=[{"recipe": "spike_lm", "lr": 1e-1, "warmup": w, "adam_eps": 1e-8, "steps": 100} for w in SPIKE_WARMUPS],
 )
+
+
+def zero_gradient_entries(corpus: Corpus, seed: int = 0) -> dict[str, int]:
+    """The weight entries whose gradient is exactly zero at the first step of a ``spike_lm`` run with seed
+    ``seed``, on the CPU (parameter name -> how many; empty when there are none). Adam without ε gives each
+    of them the update 0/0, a NaN that the next forward pass spreads to every weight."""
+    model_cfg, train_cfg = spike_lm(corpus, seed=seed)
+    seed_everything(seed)
+    trainer = Trainer(GPT(model_cfg), corpus, replace(train_cfg, device="cpu"))
+    x, y = trainer.sampler.sample()
+    _, loss = trainer.model(x, y)
+    loss.backward()
+    zeros = {name: int((p.grad == 0).sum()) for name, p in trainer.model.named_parameters() if p.grad is not None}
+    return {name: n for name, n in zeros.items() if n}
+
 
 # ----------------------------------------------------------------------------- a fault and its remedy
 

@@ -135,21 +135,27 @@ def plot_early_spike(results: Mapping[str, object], steps: int = 60, init_loss: 
     return fig
 
 
-def plot_fault(runs: Mapping[str, tuple], fault: Mapping[str, float]):
-    """The clean, faulty and rolled-back runs of ``ch03.fault_runs`` (``runs``): training loss (left) and
-    gradient norm (right, log axis) at every step, the fault's steps shaded and each rollback marked by a
-    dotted line at the step it fired."""
-    fig, axes = new_figure(2, width=9.4, height=3.4)
+def plot_fault(runs: Mapping[str, tuple], fault: Mapping[str, float], zoom: tuple[int, int] = (140, 185)):
+    """The clean, faulty and rolled-back runs of ``ch03.fault_runs`` (``runs``), recorded at every step: the
+    training loss over the whole run (left), and the loss (middle) and gradient norm (right, log axis) on the
+    steps of ``zoom``; the fault's steps shaded, and in the zoomed panels each rollback marked by a dotted
+    line at the step it fired."""
+    fig, axes = new_figure(3, width=9.4, height=3.3)
     for i, (name, (result, remedy)) in enumerate(runs.items()):
         s = monitor_series(result.history)
-        axes[0].plot(s["monitor_step"], s["monitor_loss"], color=f"C{i}", lw=0.9, label=name)
-        axes[1].plot(s["monitor_step"], s["grad_norm"], color=f"C{i}", lw=0.9, label=name)
+        step, near = s["monitor_step"], (s["monitor_step"] >= zoom[0]) & (s["monitor_step"] <= zoom[1])
+        axes[0].plot(step, s["monitor_loss"], color=f"C{i}", lw=0.8, label=name)
+        axes[1].plot(step[near], s["monitor_loss"][near], ".-", color=f"C{i}", ms=2.5, lw=0.8)
+        axes[2].plot(step[near], s["grad_norm"][near], ".-", color=f"C{i}", ms=2.5, lw=0.8)
         for event in remedy.events if remedy is not None else ():
-            axes[0].axvline(event.step, color=f"C{i}", ls=":", lw=0.8)
-    for ax, ylabel in zip(axes, ("training loss (nats/char)", "gradient norm (before clipping)")):
+            for ax in axes[1:]:
+                ax.axvline(event.step, color=f"C{i}", ls=":", lw=0.8)
+    ylabels = ("training loss (nats/char)", "training loss, zoomed", "gradient norm (before clipping)")
+    for ax, ylabel in zip(axes, ylabels):
         ax.axvspan(fault["start"], fault["stop"], color="0.85", zorder=0)
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
-    axes[1].set_yscale("log")
-    axes[0].legend(fontsize=8, title=f"shaded: learning rate x {fault['factor']:g}", title_fontsize=8)
+    axes[2].set_yscale("log")
+    axes[0].legend(fontsize=8, title=f"shaded: lr x {fault['factor']:g}", title_fontsize=8, loc="upper right")
+    fig.tight_layout()
     return fig

@@ -3,8 +3,9 @@
 - ``lr_runs``: the rows of the learning-rate sweeps by (width, variant, seed), each sorted by rate;
 - ``sensitivities``: each width and variant's learning-rate sensitivity, one per seed;
 - ``metric_by_lr``: a monitor metric of each run against the learning rate;
-- ``spike_groups``: the rows of the spike sweep by (rate, warmup, ε);
-- tables ``sensitivity_table``, ``spike_table`` and ``paper_table``.
+- ``spike_groups``: the rows of the spike sweep by (rate, warmup, ε), and ``spike_summary``, what it found;
+- ``fault_summary``: the outcome of the learning-rate fault and its remedy;
+- tables ``sensitivity_table``, ``spike_table``, ``paper_table`` and ``spike_paper_table``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 from IPython.display import Markdown
 
 from .book.report import md_table
-from .ch03 import lr_sensitivity
+from .ch03 import WINDOW, lr_sensitivity
+from .monitor import monitor_series, spikes
 
 
 def lr_runs(*sweeps: Sequence[dict]) -> dict[tuple[int, str, int], list[dict]]:
@@ -117,10 +119,20 @@ def spike_groups(rows: Sequence[dict]) -> dict[tuple[float, int, float], list[di
     return {k: sorted(v, key=lambda r: r["seed"]) for k, v in sorted(groups.items())}
 
 
+def _finite_mean_std(v: np.ndarray) -> str:
+    """``_mean_std`` of the finite values, naming the runs that ended in NaN."""
+    ok = v[np.isfinite(v)]
+    bad = len(v) - len(ok)
+    if not len(ok):
+        return f"NaN in all {len(v)} seeds"
+    return _mean_std(ok) + (f"; NaN in {bad} of {len(v)} seeds" if bad else "")
+
+
 def spike_table(groups: Mapping[tuple, list[dict]]) -> Markdown:
     """One row per setting of ``spike_groups``: the loss's overshoot above ln V in the first steps (mean ±
     seed std), the loss spikes and gradient-norm spikes found after the rule's window (summed over seeds),
-    how many loss spikes a gradient-norm spike led, and the final validation loss."""
+    how many loss spikes a gradient-norm spike led, and the final validation loss (over the seeds that did not end
+    in NaN, which are counted)."""
 
     def total(rs, key):
         return sum(len(r["metrics"][key]) for r in rs)
@@ -134,9 +146,92 @@ def spike_table(groups: Mapping[tuple, list[dict]]) -> Markdown:
             total(rs, "loss_spikes"),
             total(rs, "grad_spikes"),
             sum(r["metrics"]["led"] for r in rs),
-            _mean_std(np.array([r["final_val"] for r in rs])),
+            _finite_mean_std(np.array([r["final_val"] for r in rs])),
         ]
         for (lr, warmup, eps), rs in groups.items()
     ]
     head = ["peak lr", "warmup", "Adam ε", "early overshoot (nats)", "loss spikes", "grad-norm spikes"]
     return md_table([*head, "led by a grad spike", "final val loss"], rows)
+
+
+OVERSHOOT = 0.5  # nats above ln V in the first steps: a run's loss "blew up" before it fell
+
+
+def spike_summary(groups: Mapping[tuple, list[dict]]) -> dict:
+    """What the spike sweep (``spike_groups``) found, for the chapter's claims: the number of runs, their loss
+    spikes and gradient-norm spikes after the rule's window, the loss spikes a gradient spike led; the runs
+    that ended in NaN; per (rate, warmup), the runs (with ε > 0) whose loss overshot ln V by more than
+    ``OVERSHOOT`` in the first steps; and among those, whether the gradient norm peaked before, with or
+    after the loss."""
+    rows = [r for rs in groups.values() for r in rs]
+    overshoot: dict[tuple, list[int]] = {}
+    order = {"gradient first": 0, "same step": 0, "loss first": 0}
+    for (lr, warmup, eps), rs in groups.items():
+        if eps == 0:
+            continue
+        big = [r["metrics"] for r in rs if r["metrics"]["early_overshoot"] > OVERSHOOT]
+        n = overshoot.setdefault((lr, warmup), [0, 0])
+        n[0], n[1] = n[0] + len(big), n[1] + len(rs)
+        for m in big:
+            g, loss = m["early_grad_peak_step"], m["early_loss_peak_step"]
+            order["gradient first" if g < loss else "same step" if g == loss else "loss first"] += 1
+    return {
+        "runs": len(rows),
+        "loss_spikes": sum(len(r["metrics"]["loss_spikes"]) for r in rows),
+        "grad_spikes": sum(len(r["metrics"]["grad_spikes"]) for r in rows),
+        "led": sum(r["metrics"]["led"] for r in rows),
+        "nan_runs": [r["point"] | {"seed": r["seed"]} for r in rows if not np.isfinite(r["final_val"])],
+        "overshoot": {k: tuple(v) for k, v in overshoot.items()},
+        "peak_order": order,
+    }
+
+
+def fault_summary(runs: Mapping[str, tuple], fault: Mapping[str, float]) -> dict:
+    """The outcome of ``ch03.fault_runs``: the first step after the fault began at which the faulty run's loss,
+    and its gradient norm, is a spike (``helpers.monitor.spikes``); each run's final validation loss; the
+    rollbacks (how many, the steps from the fault's first step to the first rollback, the steps they undid)."""
+    remedy = runs["rollback"][1]
+    s = monitor_series(runs["fault"][0].history)
+
+    def first_spike(values):
+        found = [int(s["monitor_step"][i]) for i in spikes(values, window=WINDOW)]
+        return next((t for t in found if t > fault["start"]), None)
+
+    return {
+        "first_loss_spike": first_spike(s["monitor_loss"]),
+        "first_grad_spike": first_spike(s["grad_norm"]),
+        "final": {name: result.history.final_val for name, (result, _) in runs.items()},
+        "rollbacks": len(remedy.events),
+        "delay": remedy.events[0].step - fault["start"] if remedy.events else None,
+        "wasted": remedy.wasted_steps,
+        "to_steps": sorted({e.to_step for e in remedy.events}),
+    }
+
+
+def spike_paper_table(published: Mapping, summary: Mapping, faults: Mapping) -> Markdown:
+    """The spike section's results beside PaLM's and Takase et al.'s (``summary``: ``spike_summary``;
+    ``faults``: ``fault_summary``)."""
+    palm, takase = published["palm_spikes"], published["takase"]
+    order, f = summary["peak_order"], faults["final"]
+    early = sum(order.values())
+    rows = [
+        [
+            "loss spikes in the middle of a run",
+            f"{palm['name']}: about {palm['spikes']} in the largest model, none in the smaller ones",
+            f"none in {summary['runs']} runs of a 64-wide model, whatever the rate, warmup or Adam ε",
+        ],
+        [
+            "the gradient norm moves first",
+            f"{takase['name']}: spikes follow a sudden growth of the gradient norm",
+            f"{summary['grad_spikes']} gradient-norm spikes, {summary['led']} followed by a loss spike; in the "
+            f"{early} early blow-ups the gradient norm peaked first in {order['gradient first']}",
+        ],
+        [
+            "roll back and skip the batches",
+            f"restart about {palm['rollback_steps']} steps before the spike, skip "
+            f"{palm['skipped_low']}–{palm['skipped_high']} batches; the spike did not recur",
+            f"after a 10-step learning-rate fault: final loss {f['fault']:.3f} without the remedy, "
+            f"{f['rollback']:.3f} with it, {f['clean']:.3f} clean; {faults['wasted']} steps undone",
+        ],
+    ]
+    return md_table(["result", "paper", "ours"], rows)

@@ -11,11 +11,13 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pytest
+import torch
 
 from helpers import ch03, ch03_figures, ch03_tables, sweep
 from helpers.book.papers import PUBLISHED
 from helpers.ch03 import LRS, VARIANTS, WIDTHS, lr_sensitivity, stability_lm
-from helpers.train import train
+from helpers.model import GPT
+from helpers.train import Trainer, seed_everything, train
 
 
 def test_stability_lm_switches_the_fixes_and_monitors(corpus):
@@ -172,3 +174,42 @@ def test_fault_runs_spike_and_the_rollback_rescues(corpus):
     assert none is None and remedy.events and all(e.to_step < 40 < e.step for e in remedy.events)
     assert clean.history.final_val < rescued.history.final_val + 0.05 < faulty.history.final_val
     assert len(clean.history.records["monitor_step"]) == 80  # monitored at every step
+    fault = {"start": 40, "stop": 42, "factor": 300.0}
+    found = ch03_tables.fault_summary(runs, fault)
+    assert found["final"]["fault"] == faulty.history.final_val and found["rollbacks"] == len(remedy.events)
+    assert found["delay"] == remedy.events[0].step - 40 and found["wasted"] == remedy.wasted_steps
+    assert 40 < found["first_loss_spike"] <= remedy.events[0].step
+    fig = ch03_figures.plot_fault(runs, fault, zoom=(30, 60))
+    assert [len(ax.get_lines()) for ax in fig.axes] == [3, 3 + len(remedy.events), 3 + len(remedy.events)]
+    plt.close(fig)
+    early = ch03_figures.plot_early_spike({"clean": clean}, steps=20, init_loss=4.3)
+    assert max(early.axes[0].get_lines()[0].get_xdata()) == 20
+    plt.close(early)
+
+
+def test_spike_tables_count_what_the_cached_sweep_found():
+    groups = ch03_tables.spike_groups(sweep.load_sweep("ch03_spikes"))
+    assert len(groups) == 18 and all([r["seed"] for r in rs] == [0, 1, 2] for rs in groups.values())
+    found = ch03_tables.spike_summary(groups)
+    rows = [r for rs in groups.values() for r in rs]
+    assert found["runs"] == 54 and found["grad_spikes"] == sum(len(r["metrics"]["grad_spikes"]) for r in rows)
+    assert sum(found["peak_order"].values()) == sum(n for n, _ in found["overshoot"].values())
+    assert all(of == 6 for _, of in found["overshoot"].values())  # two eps > 0, three seeds
+    table = ch03_tables.spike_table(groups).data
+    assert len(table.splitlines()) == 2 + 18 and "NaN in" in table
+    faults = {"final": {"clean": 2.0, "fault": 3.0, "rollback": 2.1}, "wasted": 7}
+    paper = ch03_tables.spike_paper_table(PUBLISHED, found, faults).data
+    assert "PaLM" in paper and "Takase" in paper and "3.000 without the remedy" in paper
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_zero_gradient_entries_predict_whether_adam_without_eps_goes_nan(corpus, seed):
+    # which seed meets an exact zero depends on the machine's arithmetic; the consequence does not
+    zeros = ch03.zero_gradient_entries(corpus, seed)
+    assert all(isinstance(n, int) and n > 0 for n in zeros.values())
+    model_cfg, train_cfg = ch03.spike_lm(corpus, adam_eps=0.0, seed=seed)
+    seed_everything(seed)
+    trainer = Trainer(GPT(model_cfg), corpus, replace(train_cfg, device="cpu", progress=False))
+    trainer.fit(stop_at=2)
+    finite = all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert finite == (not zeros), zeros
