@@ -13,6 +13,9 @@
   the first steps); ``zero_gradient_entries``, what Adam without ε divides by zero;
   ``fault_runs``, a clean run, a copy with a learning-rate error mid-run and that copy with the rollback remedy
   (``helpers.interventions``);
+- repeated data: ``repeat_lm``, the width-64 recipe trained for a fixed 614,400 tokens drawn from fewer and
+  fewer unique ones (``EPOCHS``, datasets named by ``unique_data_name``), and shorter single-epoch runs for
+  the fresh-data law: the grid ``ch03_repeat``, three seeds;
 - the chapter's exercises (``sensitivity_exercise``, ``fix_exercise``), their answers computed here.
 
 Its tables are in ``helpers.ch03_tables``, its figures in ``helpers.ch03_figures``.
@@ -27,7 +30,7 @@ import numpy as np
 
 from . import sweep
 from .book.exercises import Exercise, Experiment
-from .data import Corpus
+from .data import Corpus, unique_subset
 from .interventions import LRFault, SpikeRollback
 from .model import GPT, GPTConfig
 from .monitor import monitor_series, spikes
@@ -216,6 +219,54 @@ def fault_runs(
         runs[name] = (result, remedy)
     return runs
 
+
+# ----------------------------------------------------------------------------- repeated data
+
+REPEAT_STEPS = 300  # every repeated run is this long: 300 steps of 32 x 64 tokens, 614,400 tokens
+TOKENS_PER_STEP = 32 * 64
+EPOCHS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # the same tokens drawn from 1/E of the unique text, E times
+FRESH_STEPS = (50, 100, 150, 200)  # shorter single-epoch runs: with E = 1 they give the fresh-data law L(D)
+SUBSET_BLOCK = 512  # unique subsets are cut in blocks of this many tokens (the smallest holds 2,400)
+
+
+def unique_data_name(tokens: int) -> str:
+    """The sweep dataset of ``tokens`` unique tokens of the bundled text (``helpers.data.unique_subset``)."""
+    return f"kjv-unique-{tokens}"
+
+
+REPEAT_TOKENS = REPEAT_STEPS * TOKENS_PER_STEP
+UNIQUE_TOKENS = sorted({REPEAT_TOKENS // e for e in EPOCHS} | {s * TOKENS_PER_STEP for s in FRESH_STEPS})
+for _tokens in UNIQUE_TOKENS:
+    sweep.register_dataset(
+        unique_data_name(_tokens),
+        lambda t=_tokens: unique_subset(sweep.corpus_named("kjv"), t, block=SUBSET_BLOCK),
+    )
+
+
+def repeat_lm(corpus: Corpus, steps: int = REPEAT_STEPS, seed: int = 0) -> tuple[GPTConfig, TrainConfig]:
+    """``stability_lm`` at width 64, its best rate on the ``ch03_lr`` grid (3e-3) and no fix, evaluated every
+    25 steps and not monitored, ``steps`` long: trained on a ``unique_subset`` corpus, how often it sees each
+    token is the corpus's choice."""
+    model_cfg, train_cfg = stability_lm(corpus, d_model=64, lr=3e-3, seed=seed, steps=steps)
+    desc = f"training on {len(corpus.train):,} unique tokens for {steps * TOKENS_PER_STEP:,}"
+    return model_cfg, replace(train_cfg, monitor_every=0, eval_every=25, desc=desc)
+
+
+sweep.register_experiment("repeat_lm", sweep.lm_experiment(repeat_lm))
+sweep.register_grid(
+    "ch03_repeat",
+    full=[
+        {"recipe": "repeat_lm", "data": unique_data_name(REPEAT_STEPS * TOKENS_PER_STEP // e), "seed": seed}
+        for seed in (0, 1, 2)
+        for e in EPOCHS
+    ]
+    + [
+        {"recipe": "repeat_lm", "data": unique_data_name(s * TOKENS_PER_STEP), "steps": s, "seed": seed}
+        for seed in (0, 1, 2)
+        for s in FRESH_STEPS
+    ],
+    quick=[{"recipe": "repeat_lm", "data": unique_data_name(REPEAT_STEPS * TOKENS_PER_STEP // e)} for e in (1, 256)],
+)
 
 # ----------------------------------------------------------------------------- the chapter's exercises
 

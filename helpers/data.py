@@ -157,6 +157,27 @@ def load_corpus(
     return Corpus(Path(name).stem if name not in BUNDLED else name, tok, train, val, fp)
 
 
+def unique_subset(corpus: Corpus, tokens: int, block: int = 4096) -> Corpus:
+    """``corpus`` with its training split cut to ``tokens`` unique tokens: evenly spaced blocks of ``block``
+    tokens taken across the whole split (the last one trimmed), so that a small subset still samples every
+    part of the text; the validation split is kept whole. Training on it for more tokens than ``tokens``
+    repeats data: a run of D tokens sees it D / ``tokens`` times (epochs)."""
+    n = len(corpus.train)
+    if not (isinstance(tokens, int) and block < tokens <= n):
+        raise ValueError(
+            f"tokens={tokens!r}: a unique subset needs more than one block ({block} tokens) and at most the "
+            f"training split's {n:,} tokens"
+        )
+    chunks = [c for c in torch.split(corpus.train, block) if len(c) == block]  # whole blocks only
+    count = -(-tokens // block)
+    picks = torch.linspace(0, len(chunks) - 1, count).round().long().unique()
+    if len(picks) < count:
+        raise ValueError(f"tokens={tokens}: the training split has only {len(chunks)} whole blocks of {block}")
+    train = torch.cat([chunks[int(i)] for i in picks])[:tokens]
+    fingerprint = sha256_bytes(f"{corpus.fingerprint}|unique {tokens} in blocks of {block}".encode())
+    return Corpus(corpus.name, corpus.tokenizer, train, corpus.val, fingerprint, corpus.align)
+
+
 class BatchSampler:
     """Random windows of ``context + 1`` tokens from ``data``: inputs ``x`` and next-token targets ``y``.
 

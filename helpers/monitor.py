@@ -9,6 +9,7 @@
   deviation (MAD) over a trailing window, a robust rule that one outlier in the window cannot mask.
 - ``band_alarm(steps, values, low, high)`` fires when a run leaves a predicted band for several
   evaluations in a row.
+- ``early_stop(steps, values)`` is patience-based early stopping on a validation curve.
 - ``plot_monitor(history)`` draws what the monitor recorded.
 """
 
@@ -144,6 +145,36 @@ def band_alarm(steps, values, low, high, patience: int = 2) -> Alarm | None:
         if run == patience:
             first = i - patience + 1
             return Alarm(int(steps[i]), int(steps[first]), float(values[i]), float(low[i]), float(high[i]))
+    return None
+
+
+@dataclass(frozen=True)
+class EarlyStop:
+    """Where ``early_stop`` stopped a run (``step``) and the best evaluation before it, whose checkpoint a
+    run keeps (``best_step``, ``best``)."""
+
+    step: int
+    best_step: int
+    best: float
+
+
+def early_stop(steps, values, patience: int = 3, min_delta: float = 0.0) -> EarlyStop | None:
+    """Patience-based early stopping on a validation curve (``values`` at evaluations ``steps``): the run stops
+    at the first evaluation that completes ``patience`` evaluations in a row without beating the best value so
+    far by more than ``min_delta``; None when the curve keeps improving to its end."""
+    steps, values = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    if steps.shape != values.shape or steps.ndim != 1 or len(steps) == 0:
+        raise ValueError(f"steps and values need one entry per evaluation (1-D); got {steps.shape}, {values.shape}")
+    if not positive_int(patience) or min_delta < 0:
+        raise ValueError(f"patience={patience!r}, min_delta={min_delta!r}: need patience >= 1 and min_delta >= 0")
+    best, best_i, waited = values[0], 0, 0
+    for i in range(1, len(values)):
+        if values[i] < best - min_delta:
+            best, best_i, waited = values[i], i, 0
+        else:
+            waited += 1
+            if waited == patience:
+                return EarlyStop(int(steps[i]), int(steps[best_i]), float(best))
     return None
 
 

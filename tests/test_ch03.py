@@ -213,3 +213,19 @@ def test_zero_gradient_entries_predict_whether_adam_without_eps_goes_nan(corpus,
     trainer.fit(stop_at=2)
     finite = all(torch.isfinite(p).all() for p in trainer.model.parameters())
     assert finite == (not zeros), zeros
+
+
+# ----------------------------------------------------------------------------- repeated data
+
+
+def test_the_repeat_grid_holds_its_token_budget_and_shrinks_the_unique_data():
+    points = sweep._grid("ch03_repeat", "full")
+    assert len(points) == 3 * (len(ch03.EPOCHS) + len(ch03.FRESH_STEPS))
+    for p in points:
+        unique = len(sweep.corpus_named(p["data"]).train)
+        seen = p.get("steps", ch03.REPEAT_STEPS) * ch03.TOKENS_PER_STEP
+        assert seen / unique in (ch03.EPOCHS if "steps" not in p else (1,))
+    model, tcfg = ch03.repeat_lm(sweep.corpus_named(ch03.unique_data_name(2400)), seed=2)
+    assert (model.d_model, tcfg.lr, tcfg.steps, tcfg.seed, tcfg.monitor_every, tcfg.eval_every) == (
+        64, 3e-3, 300, 2, 0, 25
+    )  # fmt: skip

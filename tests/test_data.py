@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers import data
-from helpers.data import BatchSampler, download_tinyshakespeare, load_corpus, load_text, split_blocks
+from helpers.data import BatchSampler, download_tinyshakespeare, load_corpus, load_text, split_blocks, unique_subset
 
 
 def test_bundled_corpus_loads_and_matches_provenance():
@@ -96,3 +96,19 @@ def test_aligned_windows_start_at_multiples_of_align():
     assert torch.equal(a, b)
     with pytest.raises(ValueError, match="align=0"):
         BatchSampler(data, context=20, batch_size=8, align=0)
+
+
+def test_unique_subset_takes_evenly_spaced_whole_blocks(corpus):
+    sub = unique_subset(corpus, 3 * 4096 + 100)
+    assert len(sub.train) == 3 * 4096 + 100 and torch.equal(sub.val, corpus.val)
+    assert sub.fingerprint != corpus.fingerprint and sub.vocab_size == corpus.vocab_size
+    blocks = [b for b in torch.split(corpus.train, 4096) if len(b) == 4096]
+    assert torch.equal(sub.train[:4096], blocks[0]) and torch.equal(sub.train[-100:], blocks[-1][:100])
+    assert unique_subset(corpus, 3 * 4096 + 100).fingerprint == sub.fingerprint  # deterministic
+    assert unique_subset(corpus, 2 * 4096).fingerprint != sub.fingerprint
+
+
+@pytest.mark.parametrize("tokens", [4096, 10**9, 5000.0])
+def test_unique_subset_refuses_sizes_it_cannot_cut(corpus, tokens):
+    with pytest.raises(ValueError, match="unique subset"):
+        unique_subset(corpus, tokens)

@@ -13,7 +13,16 @@ import pytest
 import torch
 
 from helpers.model import GPT, GPTConfig
-from helpers.monitor import MONITOR_KEYS, TrainingMonitor, band_alarm, monitor_series, plot_monitor, spikes
+from helpers.monitor import (
+    MONITOR_KEYS,
+    EarlyStop,
+    TrainingMonitor,
+    band_alarm,
+    early_stop,
+    monitor_series,
+    plot_monitor,
+    spikes,
+)
 from helpers.train import TrainConfig, Trainer, train
 
 
@@ -176,3 +185,17 @@ def test_plot_monitor_draws_four_labelled_panels(corpus):
     assert len(axes[3].lines) == 3  # two layers' attention logits and log Z
     plot_monitor(h, axes=axes, label="again")
     assert len(axes[0].lines) == 2
+
+
+def test_early_stop_waits_its_patience_and_keeps_the_best():
+    steps = [25, 50, 75, 100, 125, 150]
+    rising = [3.0, 2.5, 2.4, 2.45, 2.5, 2.6]
+    assert early_stop(steps, rising, patience=3) == EarlyStop(step=150, best_step=75, best=2.4)
+    assert early_stop(steps, rising, patience=4) is None  # never four evaluations without progress
+    assert early_stop(steps, [3.0, 2.9, 2.8, 2.7, 2.6, 2.5], patience=1) is None
+    # an improvement smaller than min_delta does not reset the wait
+    assert early_stop(steps, [3.0, 2.99, 2.98, 2.97, 2.5, 2.4], patience=3, min_delta=0.05).step == 100
+    with pytest.raises(ValueError, match="patience"):
+        early_stop(steps, rising, patience=0)
+    with pytest.raises(ValueError, match="one entry per evaluation"):
+        early_stop(steps, rising[:3])

@@ -24,9 +24,11 @@ from helpers.scaling import (
     ScalingFitError,
     bootstrap,
     chinchilla_allocation,
+    effective_data,
     fit_chinchilla,
     fit_isoflop_frontier,
     fit_power_law,
+    fit_r_star,
     fit_saturating_power_law,
     isoflop_minimum,
     loss_envelope,
@@ -608,3 +610,34 @@ def test_bootstrap_reports_degenerate_refits():
     rising = 1.0 + 0.1 * np.log(X)  # every resample rises too, so every refit is refused
     with pytest.raises(ScalingFitError, match="all 20 refits failed: ScalingFitError: .*sits at the bound 0"):
         bootstrap(fit_saturating_power_law, X, rising, n=20)
+
+
+# ----------------------------------------------------------------------------- repeated data (Muennighoff et al.)
+
+
+def test_effective_data_counts_early_repeats_almost_fully_and_saturates():
+    u = 1000.0
+    assert effective_data(u, u, 15.4) == pytest.approx(u)  # one epoch: no repeats
+    assert effective_data(u, 2 * u, 15.4) == pytest.approx(u + u * 15.4 * (1 - np.exp(-1 / 15.4)))
+    assert effective_data(u, 2 * u, 15.4) > 1.96 * u  # a first repeat is worth nearly fresh data
+    assert effective_data(u, 1e9 * u, 15.4) == pytest.approx(u * 16.4)  # never more than U (1 + R*)
+    with pytest.raises(ValueError, match="tokens >= unique"):
+        effective_data(u, u / 2, 15.4)
+
+
+def test_fit_r_star_recovers_the_constant_that_made_the_data():
+    law = fit_saturating_power_law([1e4, 3e4, 1e5, 3e5, 1e6], [2.0 + 30 * d**-0.3 for d in (1e4, 3e4, 1e5, 3e5, 1e6)])
+    d = np.full(6, 1e6)
+    u = d / np.array([1, 2, 4, 16, 64, 256])
+    loss = law.predict(effective_data(u, d, 7.0))
+    fit = fit_r_star(u, d, loss, law)
+    assert fit.r_star == pytest.approx(7.0, rel=1e-3) and fit.n_points == 6 and "R* = 7" in str(fit)
+
+
+def test_fit_r_star_refuses_runs_without_repeats_or_without_a_penalty():
+    law = fit_saturating_power_law([1e4, 3e4, 1e5, 3e5], [2.0 + 30 * d**-0.3 for d in (1e4, 3e4, 1e5, 3e5)])
+    with pytest.raises(ScalingFitError, match="no run repeats"):
+        fit_r_star([1e5, 2e5], [1e5, 2e5], [2.5, 2.4], law)
+    d, u = np.full(3, 3e5), np.array([3e5, 1e5, 3e4])
+    with pytest.raises(ScalingFitError, match="top of its range"):  # repeats as good as fresh data
+        fit_r_star(u, d, law.predict(d), law)

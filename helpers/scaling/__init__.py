@@ -12,6 +12,8 @@ tokens and ``C ≈ 6 N D`` the training compute in FLOPs (see ``helpers.model``)
 - ``frontier``: ``isoflop_minimum`` and ``fit_isoflop_frontier``, Hoffmann's approach 2 (a parabola per
   compute budget, then a power law through the minima), and ``loss_envelope``, approach 1 and Kaplan's
   L(C) frontier (the lowest loss any run reached at each compute budget).
+- ``repeated``: ``effective_data``, Muennighoff et al. (2023)'s worth of repeated data as fresh data, and
+  ``fit_r_star``, the fit of its constant R* given a law L(D) of fresh data.
 - ``intervals``: ``bootstrap``, percentile intervals for any of the fits above, resampling the points.
 - ``checks``: the input and result checks every fit applies, and ``ScalingFitError``.
 
@@ -27,6 +29,7 @@ from .chinchilla import DEFAULT_GRID, Allocation, ChinchillaFit, chinchilla_allo
 from .frontier import Envelope, IsoflopFrontier, IsoflopMinimum, fit_isoflop_frontier, isoflop_minimum, loss_envelope
 from .intervals import BootstrapResult, bootstrap
 from .power_laws import PowerLawFit, SaturatingPowerLawFit, fit_power_law, fit_saturating_power_law
+from .repeated import RStarFit, effective_data, fit_r_star
 
 __all__ = [
     "ScalingFitError",
@@ -38,6 +41,9 @@ __all__ = [
     "IsoflopFrontier",
     "Envelope",
     "BootstrapResult",
+    "RStarFit",
+    "effective_data",
+    "fit_r_star",
     "fit_power_law",
     "fit_saturating_power_law",
     "fit_chinchilla",
