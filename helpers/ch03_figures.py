@@ -5,6 +5,8 @@
 - ``plot_logit_growth``: the largest attention logit and the largest |log Z| against learning rate;
 - ``plot_early_spike``: the first steps of runs with and without warmup, loss and gradient norm;
 - ``plot_fault``: a clean run, a learning-rate fault and the rollback remedy, loss and gradient norm;
+- ``plot_repeat``: final loss against epochs of repeated data with Muennighoff et al.'s fit, and the
+  validation curves with their early stops;
 - ``stability_explorer``: the cached sweep, one learning rate and variant at a time (a widget).
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from .book.plots import hline, new_figure
 from .monitor import monitor_series, plot_monitor
@@ -157,5 +160,48 @@ def plot_fault(runs: Mapping[str, tuple], fault: Mapping[str, float], zoom: tupl
         ax.set_ylabel(ylabel)
     axes[2].set_yscale("log")
     axes[0].legend(fontsize=8, title=f"shaded: lr x {fault['factor']:g}", title_fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_repeat(groups: Mapping, law, r_star: float, patience: int = 3):
+    """Left: the final validation loss of the repeated runs against epochs (log axis; dots: seeds, line: the
+    mean), with the fit's prediction, the fresh-data law at the effective data D', and the law at the unique
+    data alone. Right: the seed-0 validation curves, one per epoch count, each with a marker where
+    ``early_stop`` (``patience`` evaluations) stops it."""
+    from .ch03 import REPEAT_TOKENS
+    from .monitor import early_stop
+    from .scaling import effective_data
+
+    fig, (ax, curves) = new_figure(2, width=9.4, height=3.6)
+    epochs = np.array(list(groups["repeated"]))
+    finals = [np.array([r["final_val"] for r in groups["repeated"][e]]) for e in epochs]
+    for e, f in zip(epochs, finals):
+        ax.plot([e] * len(f), f, ".", color="C0", alpha=0.5, ms=4)
+    ax.plot(epochs, [f.mean() for f in finals], "o-", color="C0", ms=3, lw=1.2, label="measured (mean of seeds)")
+    grid = np.geomspace(epochs.min(), epochs.max(), 100)
+    unique = REPEAT_TOKENS / grid
+    ax.plot(grid, law.predict(effective_data(unique, REPEAT_TOKENS, r_star)), "--", color="C1",
+            label=f"fit: fresh-data law at D′, R* = {r_star:.3g}")  # fmt: skip
+    ax.plot(grid, law.predict(unique), ":", color="0.4", label="fresh-data law at the unique tokens only")
+    top = max(f.max() for f in finals)
+    ax.set_ylim(min(f.min() for f in finals) - 0.05, top + 0.15)  # the unique-only line leaves through the top
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("epochs over the unique data (same 614,400 tokens seen)")
+    ax.set_ylabel("final validation loss (nats/char)")
+    ax.legend(fontsize=8)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(epochs)))
+    for color, e in zip(colors, epochs):
+        row = groups["repeated"][e][0]
+        steps, val = row["curve"]["step"], row["curve"]["val"]
+        curves.plot(steps, val, color=color, lw=1.1, label=f"{e}")
+        stop = early_stop(steps, val, patience=patience)
+        if stop is not None:
+            curves.plot(stop.step, val[steps.index(stop.step)], "x", color=color, ms=6, mew=1.5)
+    curves.set_xlabel("training step")
+    curves.set_ylabel("validation loss (nats/char)")
+    low, high = curves.get_ylim()
+    curves.set_ylim(low, high + 0.35 * (high - low))  # room above the curves for the legend
+    curves.legend(fontsize=8, title="epochs (x: early stop)", title_fontsize=8, ncol=5, loc="upper center")
     fig.tight_layout()
     return fig

@@ -5,7 +5,8 @@
 - ``metric_by_lr``: a monitor metric of each run against the learning rate;
 - ``spike_groups``: the rows of the spike sweep by (rate, warmup, ε), and ``spike_summary``, what it found;
 - ``fault_summary``: the outcome of the learning-rate fault and its remedy;
-- tables ``sensitivity_table``, ``spike_table``, ``paper_table`` and ``spike_paper_table``.
+- ``repeat_groups`` and ``fit_repeat``: the repeated-data runs by kind, and Muennighoff et al.'s fit to them;
+- tables ``sensitivity_table``, ``repeat_table``, ``spike_table``, ``paper_table`` and ``spike_paper_table``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import numpy as np
 from IPython.display import Markdown
 
 from .book.report import md_table
-from .ch03 import WINDOW, lr_sensitivity
-from .monitor import monitor_series, spikes
+from .ch03 import REPEAT_STEPS, REPEAT_TOKENS, WINDOW, lr_sensitivity
+from .monitor import early_stop, monitor_series, spikes
+from .scaling import effective_data, fit_r_star, fit_saturating_power_law
 
 
 def lr_runs(*sweeps: Sequence[dict]) -> dict[tuple[int, str, int], list[dict]]:
@@ -233,5 +235,92 @@ def spike_paper_table(published: Mapping, summary: Mapping, faults: Mapping) -> 
             f"after a 10-step learning-rate fault: final loss {f['fault']:.3f} without the remedy, "
             f"{f['rollback']:.3f} with it, {f['clean']:.3f} clean; {faults['wasted']} steps undone",
         ],
+    ]
+    return md_table(["result", "paper", "ours"], rows)
+
+
+# ----------------------------------------------------------------------------- repeated data
+
+
+def repeat_groups(rows: Sequence[dict]) -> dict[str, dict[int, list[dict]]]:
+    """The rows of ``ch03_repeat`` by kind: ``"repeated"``, the 300-step runs by epochs (how often the run
+    saw its unique data), and ``"fresh"``, the single-epoch runs by their token budget (the one-epoch
+    300-step runs included); each group in seed order."""
+    out: dict[str, dict[int, list[dict]]] = {"repeated": {}, "fresh": {}}
+    for r in rows:
+        unique = int(r["point"]["data"].rsplit("-", 1)[1])
+        epochs = round(r["tokens"] / unique)
+        if r["steps"] == REPEAT_STEPS:
+            out["repeated"].setdefault(epochs, []).append(r)
+        if epochs == 1:
+            out["fresh"].setdefault(r["tokens"], []).append(r)
+    return {kind: {k: sorted(v, key=lambda r: r["seed"]) for k, v in sorted(g.items())} for kind, g in out.items()}
+
+
+def fit_repeat(groups: Mapping[str, Mapping[int, list[dict]]], seeds=None, max_epochs: int | None = None):
+    """Muennighoff et al.'s fit on the cached runs of ``seeds`` (all when None): the fresh-data law
+    L(D) = E + A D^(−α) (``fit_saturating_power_law``) on the single-epoch runs, then R* (``fit_r_star``)
+    on the repeated runs of 2 to ``max_epochs`` epochs (all when None). Returns (law, R* fit)."""
+
+    def keep(rs):
+        return [r for r in rs if seeds is None or r["seed"] in seeds]
+
+    fresh = [(d, r["final_val"]) for d, rs in groups["fresh"].items() for r in keep(rs)]
+    law = fit_saturating_power_law(*zip(*fresh))
+    rep = [
+        (REPEAT_TOKENS / e, REPEAT_TOKENS, r["final_val"])
+        for e, rs in groups["repeated"].items()
+        if e >= 2 and (max_epochs is None or e <= max_epochs)
+        for r in keep(rs)
+    ]
+    return law, fit_r_star(*zip(*rep), law)
+
+
+def repeat_table(groups: Mapping, law, r_fit, patience: int = 3) -> Markdown:
+    """One row per epoch count of the repeated runs: unique tokens, final validation loss (mean ± seed
+    std), its excess over one epoch, the loss the fit predicts (``law`` at ``effective_data`` with
+    ``r_fit``'s R*), the lowest validation loss on the way, and where ``early_stop`` (``patience``
+    evaluations) stops the seed-0 run."""
+    base = np.mean([r["final_val"] for r in groups["repeated"][1]])
+    rows = []
+    for e, rs in groups["repeated"].items():
+        final = np.array([r["final_val"] for r in rs])
+        lowest = np.array([min(r["curve"]["val"]) for r in rs])
+        d_eff = effective_data(REPEAT_TOKENS / e, REPEAT_TOKENS, r_fit.r_star)
+        stop = early_stop(rs[0]["curve"]["step"], rs[0]["curve"]["val"], patience=patience)
+        rows.append([
+            e, f"{REPEAT_TOKENS // e:,}", _mean_std(final), f"{final.mean() - base:+.3f}",
+            f"{float(law.predict(d_eff)):.3f}", _mean_std(lowest),
+            "never" if stop is None else f"step {stop.step} (best {stop.best:.3f} at {stop.best_step})",
+        ])  # fmt: skip
+    head = ["epochs", "unique tokens", "final val loss", "vs 1 epoch", "fit predicts", "lowest val loss"]
+    return md_table([*head, "early stop, seed 0"], rows)
+
+
+def repeat_paper_table(published: Mapping, r_stars, penalties: Mapping[int, float], se: float, stops) -> Markdown:
+    """The repeated-data results beside Muennighoff et al.'s: ``r_stars`` one fitted R* per seed, ``penalties``
+    the mean excess final loss over one epoch by epoch count, ``se`` its standard error, ``stops`` a line on
+    what early stopping caught."""
+    m = published["muennighoff"]
+    free = 1  # the most epochs up to which every epoch count stays within 2 standard errors of one epoch
+    for e in sorted(penalties):
+        if e > 1 and penalties[e] >= 2 * se:
+            break
+        free = e
+    beyond = [e for e in sorted(penalties) if penalties[e] > 3 * se]
+    clear = f"a penalty beyond 3 standard errors from {beyond[0]} epochs" if beyond else "no clear penalty"
+    r = np.asarray(r_stars, dtype=float)
+    rows = [
+        [
+            "R*, the repeats after which their value has mostly decayed",
+            f"{m['name']}: R*_D ≈ {m['r_star_d']}",
+            f"{r.mean():.1f} ± {r.std(ddof=1):.1f} ({len(r)} seeds), fitted on 2 to {max(penalties)} epochs",
+        ],
+        [
+            "repeated data as good as fresh",
+            f"up to about {m['epochs_free']} epochs",
+            f"within 2 standard errors of one epoch up to {free} epochs",
+        ],
+        ["returns fade", f"by about {m['epochs_fade']} epochs", f"{clear}; {stops}"],
     ]
     return md_table(["result", "paper", "ours"], rows)

@@ -17,6 +17,7 @@ from helpers import ch03, ch03_figures, ch03_tables, sweep
 from helpers.book.papers import PUBLISHED
 from helpers.ch03 import LRS, VARIANTS, WIDTHS, lr_sensitivity, stability_lm
 from helpers.model import GPT
+from helpers.scaling import ScalingFitError
 from helpers.train import Trainer, seed_everything, train
 
 
@@ -229,3 +230,23 @@ def test_the_repeat_grid_holds_its_token_budget_and_shrinks_the_unique_data():
     assert (model.d_model, tcfg.lr, tcfg.steps, tcfg.seed, tcfg.monitor_every, tcfg.eval_every) == (
         64, 3e-3, 300, 2, 0, 25
     )  # fmt: skip
+
+
+def test_repeat_tables_fit_and_figure_from_the_cached_sweep():
+    groups = ch03_tables.repeat_groups(sweep.load_sweep("ch03_repeat"))
+    assert list(groups["repeated"]) == list(ch03.EPOCHS)
+    assert list(groups["fresh"]) == [s * ch03.TOKENS_PER_STEP for s in (*ch03.FRESH_STEPS, ch03.REPEAT_STEPS)]
+    assert all(len(rs) == 3 for g in groups.values() for rs in g.values())
+    law, r_fit = ch03_tables.fit_repeat(groups)
+    assert law.n_points == 15 and r_fit.n_points == 3 * (len(ch03.EPOCHS) - 1) and r_fit.r_star > 1
+    narrow = ch03_tables.fit_repeat(groups, seeds=[0], max_epochs=64)[1]
+    assert narrow.n_points == 6  # 2 to 64 epochs of one seed
+    with pytest.raises(ScalingFitError, match="top of its range"):  # seed 0 to 32 epochs: no cost to fit
+        ch03_tables.fit_repeat(groups, seeds=[0], max_epochs=32)
+    table = ch03_tables.repeat_table(groups, law, r_fit).data
+    assert len(table.splitlines()) == 2 + len(ch03.EPOCHS) and "never" in table
+    paper = ch03_tables.repeat_paper_table(PUBLISHED, [30.0, 31.0], {1: 0.0, 2: 0.01, 4: 0.5}, 0.1, "x").data
+    assert "15.4" in paper and "up to 2 epochs" in paper and "from 4 epochs" in paper
+    fig = ch03_figures.plot_repeat(groups, law, r_fit.r_star)
+    assert len(fig.axes[1].get_lines()) >= len(ch03.EPOCHS) + 1  # a curve per epoch count and a stop marker
+    plt.close(fig)

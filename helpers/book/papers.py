@@ -167,6 +167,15 @@ PUBLISHED = {
         "skipped_high": 500,
         "cite": "chowdhery2023palm",
     },
+    # Muennighoff et al. 2023: D' = U + U R*_D (1 - exp(-R_D / R*_D)), fitted R*_D ≈ 15.4; up to about 4 epochs
+    # repeated data are about as good as fresh, and returns fade by about 16 epochs
+    "muennighoff": {
+        "name": "Muennighoff et al. 2023",
+        "r_star_d": 15.4,
+        "epochs_free": 4,
+        "epochs_fade": 16,
+        "cite": "muennighoff2023scaling",
+    },
     # Takase et al. 2023: loss spikes follow a sudden growth of the gradient norm
     "takase": {"name": "Takase et al. 2023", "cite": "takase2023spike"},
 }
