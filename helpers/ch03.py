@@ -16,7 +16,8 @@
 - repeated data: ``repeat_lm``, the width-64 recipe trained for a fixed 614,400 tokens drawn from fewer and
   fewer unique ones (``EPOCHS``, datasets named by ``unique_data_name``), and shorter single-epoch runs for
   the fresh-data law: the grid ``ch03_repeat``, three seeds;
-- the chapter's exercises (``sensitivity_exercise``, ``fix_exercise``), their answers computed here.
+- the chapter's exercises (``sensitivity_exercise``, ``fix_exercise``, ``alarm_exercise``), their answers
+  computed here.
 
 Its tables are in ``helpers.ch03_tables``, its figures in ``helpers.ch03_figures``.
 """
@@ -328,5 +329,38 @@ def fix_exercise(min_lr: float = 0.1, min_steps: int = 300) -> Experiment:
         hints=(
             "of the two fixes, which one acts on the attention scores themselves?",
             "train(*ch03.stability_lm(corpus, d_model=64, lr=0.1, variant='qk-layernorm'), corpus)",
+        ),
+    )
+
+
+ALARM_GRID = tuple(float(k) for k in np.arange(1.0, 10.01, 0.5))  # thresholds, in robust standard deviations
+
+
+def quietest_threshold(loss, window: int = WINDOW) -> float:
+    """The smallest threshold on ``ALARM_GRID`` at which ``helpers.monitor.spikes(loss, window, threshold,
+    min_rise=0)`` flags nothing: how far above its recent median a clean run's own noise reaches."""
+    for k in ALARM_GRID:
+        if len(spikes(loss, window=window, threshold=k, min_rise=0.0)) == 0:
+            return k
+    raise ValueError(
+        f"even a threshold of {ALARM_GRID[-1]:g} robust standard deviations flags this series: it is not a "
+        f"clean run, or it is too short for a window of {window}"
+    )
+
+
+def alarm_exercise(clean: TrainResult) -> Exercise:
+    """Exercise 3.4 (a measurement): the lowest spike threshold on ``ALARM_GRID`` that raises no false alarm
+    on the per-step training loss of ``clean`` (a run monitored at every step), as ``quietest_threshold``
+    finds it; accepted to the grid's spacing."""
+    loss = monitor_series(clean.history)["monitor_loss"]
+    return Exercise(
+        "3.4 the alarm's threshold",
+        expected=quietest_threshold(loss),
+        atol=0.25,
+        hints=(
+            "try the thresholds from the bottom of the grid up, with min_rise=0, and stop at the first one "
+            "that flags nothing on the clean run",
+            "spikes(monitor_series(faults['clean'][0].history)['monitor_loss'], window=30, threshold=k, "
+            "min_rise=0.0) is empty for the answer and for no smaller k on the grid",
         ),
     )

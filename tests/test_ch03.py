@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 
@@ -17,6 +18,7 @@ from helpers import ch03, ch03_figures, ch03_tables, sweep
 from helpers.book.papers import PUBLISHED
 from helpers.ch03 import LRS, VARIANTS, WIDTHS, lr_sensitivity, stability_lm
 from helpers.model import GPT
+from helpers.monitor import monitor_series, spikes
 from helpers.scaling import ScalingFitError
 from helpers.train import Trainer, seed_everything, train
 
@@ -250,3 +252,23 @@ def test_repeat_tables_fit_and_figure_from_the_cached_sweep():
     fig = ch03_figures.plot_repeat(groups, law, r_fit.r_star)
     assert len(fig.axes[1].get_lines()) >= len(ch03.EPOCHS) + 1  # a curve per epoch count and a stop marker
     plt.close(fig)
+
+
+def test_quietest_threshold_is_the_first_on_the_grid_that_flags_nothing():
+    rng = np.random.default_rng(0)
+    loss = 2.0 + 0.01 * rng.standard_normal(300)
+    k = ch03.quietest_threshold(loss)
+    assert k in ch03.ALARM_GRID and k > ch03.ALARM_GRID[0]
+    below = ch03.ALARM_GRID[ch03.ALARM_GRID.index(k) - 1]
+    assert len(spikes(loss, window=30, threshold=below, min_rise=0.0)) > 0
+    assert len(spikes(loss, window=30, threshold=k, min_rise=0.0)) == 0
+    with pytest.raises(ValueError, match="not a clean run"):
+        ch03.quietest_threshold(np.r_[loss[:100], 50.0, loss[100:]])
+
+
+def test_alarm_exercise_expects_the_quietest_threshold_of_the_run(corpus):
+    model_cfg, tcfg = ch03.spike_lm(corpus, lr=3e-3, steps=80)
+    result = train(model_cfg, replace(tcfg, progress=False), corpus)
+    ex = ch03.alarm_exercise(result)
+    k = ch03.quietest_threshold(monitor_series(result.history)["monitor_loss"])
+    assert ex.passed(k) and not ex.passed(k + 1.0) and ex.name.startswith("3.4")
