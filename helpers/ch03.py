@@ -235,6 +235,14 @@ def unique_data_name(tokens: int) -> str:
     return f"kjv-unique-{tokens}"
 
 
+def unique_tokens_of(data_name: str) -> int:
+    """How many unique tokens the dataset ``unique_data_name(tokens)`` holds: ``tokens``."""
+    prefix = unique_data_name(0)[:-1]
+    if not data_name.startswith(prefix) or not data_name[len(prefix) :].isdigit():
+        raise ValueError(f"{data_name!r} is not a dataset made by unique_data_name (expected {prefix}<tokens>)")
+    return int(data_name[len(prefix) :])
+
+
 REPEAT_TOKENS = REPEAT_STEPS * TOKENS_PER_STEP
 UNIQUE_TOKENS = sorted({REPEAT_TOKENS // e for e in EPOCHS} | {s * TOKENS_PER_STEP for s in FRESH_STEPS})
 for _tokens in UNIQUE_TOKENS:

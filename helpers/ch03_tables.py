@@ -17,7 +17,7 @@ import numpy as np
 from IPython.display import Markdown
 
 from .book.report import md_table
-from .ch03 import REPEAT_STEPS, REPEAT_TOKENS, WINDOW, lr_sensitivity
+from .ch03 import REPEAT_STEPS, REPEAT_TOKENS, WINDOW, lr_sensitivity, unique_tokens_of
 from .monitor import early_stop, monitor_series, spikes
 from .scaling import effective_data, fit_r_star, fit_saturating_power_law
 
@@ -248,7 +248,7 @@ def repeat_groups(rows: Sequence[dict]) -> dict[str, dict[int, list[dict]]]:
     300-step runs included); each group in seed order."""
     out: dict[str, dict[int, list[dict]]] = {"repeated": {}, "fresh": {}}
     for r in rows:
-        unique = int(r["point"]["data"].rsplit("-", 1)[1])
+        unique = unique_tokens_of(r["point"]["data"])
         epochs = round(r["tokens"] / unique)
         if r["steps"] == REPEAT_STEPS:
             out["repeated"].setdefault(epochs, []).append(r)

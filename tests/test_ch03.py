@@ -228,6 +228,9 @@ def test_the_repeat_grid_holds_its_token_budget_and_shrinks_the_unique_data():
         unique = len(sweep.corpus_named(p["data"]).train)
         seen = p.get("steps", ch03.REPEAT_STEPS) * ch03.TOKENS_PER_STEP
         assert seen / unique in (ch03.EPOCHS if "steps" not in p else (1,))
+    assert ch03.unique_tokens_of(ch03.unique_data_name(2400)) == 2400
+    with pytest.raises(ValueError, match="unique_data_name"):
+        ch03.unique_tokens_of("kjv")
     model, tcfg = ch03.repeat_lm(sweep.corpus_named(ch03.unique_data_name(2400)), seed=2)
     assert (model.d_model, tcfg.lr, tcfg.steps, tcfg.seed, tcfg.monitor_every, tcfg.eval_every) == (
         64, 3e-3, 300, 2, 0, 25
