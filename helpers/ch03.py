@@ -19,7 +19,9 @@
 - the chapter's exercises (``sensitivity_exercise``, ``fix_exercise``, ``alarm_exercise``), their answers
   computed here.
 
-Its tables are in ``helpers.ch03_tables``, its figures in ``helpers.ch03_figures``.
+Section 4 (watching a big run with small ones, the grid ``ch03_ladder``) is in ``helpers.ch03_watch``, imported
+here so that the sweep runner finds its grid. Its tables are in ``helpers.ch03_tables``, its figures in
+``helpers.ch03_figures``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import sweep
+from . import (
+    ch03_watch,  # noqa: F401  (registers the ch03_ladder grid)
+    sweep,
+)
 from .book.exercises import Exercise, Experiment
 from .data import Corpus, unique_subset
 from .interventions import LRFault, SpikeRollback

@@ -3,6 +3,8 @@ remedies (pass them as ``train(..., callbacks=[...])``; runs with callbacks are 
 
 - ``LRFault(start, stop, factor)``: a learning-rate error, the rate multiplied by ``factor`` on steps
   ``start`` to ``stop - 1``: the fault a mistyped config or a schedule bug injects into a real run.
+- ``StuckShard(start, stop, batches)``: a data loader stuck on one shard: from step ``start`` to ``stop - 1``
+  the run is served the same ``batches`` batches over and over instead of fresh text.
 - ``SpikeRollback(every)``: the remedy PaLM used for loss spikes (Chowdhery et al. 2023, §5.1): keep
   snapshots of the model and optimizer; when a step's training loss is a spike (``helpers.monitor.spikes``'
   rule, applied online to the losses seen so far), restore the older of the last two snapshots and carry on.
@@ -16,6 +18,7 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from .config import positive_int
 from .monitor import spikes
@@ -34,6 +37,28 @@ class LRFault:
     def lr_factor(self, step: int) -> float:
         """The multiplier of step ``step``'s learning rate: ``factor`` inside the fault, 1 outside."""
         return self.factor if self.start <= step < self.stop else 1.0
+
+
+class StuckShard:
+    """Trainer callback: on steps ``start <= step < stop`` (0-based) the run trains on the first ``batches``
+    batches it drew from ``start`` on, again and again in turn, as a data loader stuck on one small shard
+    would serve them."""
+
+    def __init__(self, start: int, stop: int, batches: int = 4):
+        if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop):
+            raise ValueError(f"StuckShard(start={start!r}, stop={stop!r}): need whole steps with 0 <= start < stop")
+        if not positive_int(batches):
+            raise ValueError(f"StuckShard(batches={batches!r}): the stuck shard holds 1 or more batches")
+        self.start, self.stop, self.batches = start, stop, batches
+        self._shard: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def batch(self, step: int, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch step ``step`` trains on: ``(x, y)`` outside the fault, a batch of the stuck shard inside."""
+        if not self.start <= step < self.stop:
+            return x, y
+        if len(self._shard) < self.batches:
+            self._shard.append((x, y))
+        return self._shard[(step - self.start) % self.batches]
 
 
 @dataclass(frozen=True)

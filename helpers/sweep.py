@@ -157,18 +157,24 @@ def _built(name: str) -> Corpus:
 
 
 def lm_experiment(
-    recipe: Callable, evaluator: Callable | None = None, observer: Callable | None = None
+    recipe: Callable,
+    evaluator: Callable | None = None,
+    observer: Callable | None = None,
+    interventions: Callable | None = None,
 ) -> Callable[..., RunOutput]:
     """An experiment that trains a GPT: ``recipe(corpus, **point) -> (GPTConfig, TrainConfig)`` on the corpus
     the point names with ``"data"``, through ``helpers.train.train``; ``evaluator(model, corpus) -> dict``
     (optional) scores the trained model and ``observer(result, corpus) -> dict`` (optional) reads the whole
-    ``TrainResult``, history included; what they return is kept as the row's ``metrics``."""
+    ``TrainResult``, history included; what they return is kept as the row's ``metrics``.
+    ``interventions(corpus, **point) -> list`` (optional) gives the point's trainer callbacks
+    (``helpers.interventions``), for grids of faulty runs."""
 
     def run(*, device: str = "auto", cache: bool = False, data: str = "kjv", **point) -> RunOutput:
         corpus = corpus_named(data)
         model_cfg, train_cfg = recipe(corpus, **point)
         train_cfg = replace(train_cfg, device=device, progress=False)
-        result = train(model_cfg, train_cfg, corpus, cache=cache)
+        callbacks = interventions(corpus, **point) if interventions is not None else []
+        result = train(model_cfg, train_cfg, corpus, cache=cache, callbacks=callbacks)
         h = result.history
         tokens = train_cfg.steps * h.tokens_per_step
         metrics = evaluator(result.model, corpus) if evaluator is not None else None

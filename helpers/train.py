@@ -12,7 +12,8 @@ and caches the result (``helpers.fit.cached_fit``), so re-running the cell is in
 - checkpoints that resume exactly (model, optimizer, sampler and RNG state), loaded with
   ``torch.load(weights_only=True)``;
 - callbacks (minGPT style): objects with optional ``on_step_end(trainer)`` / ``on_eval(trainer)``, and
-  ``lr_factor(step)``, a multiplier of that step's learning rate (``helpers.interventions``);
+  ``lr_factor(step)``, a multiplier of that step's learning rate, and ``batch(step, x, y)``, which may
+  replace that step's training batch (``helpers.interventions``);
 - the stability options of Chapter 3, each off by default: z-loss (``z_loss``, PaLM's auxiliary
   ``z_loss * mean(log² Z)`` on the output softmax), Adam's ε (``adam_eps``), and a
   ``helpers.monitor.TrainingMonitor`` every ``monitor_every`` steps, whose records are cached with the run.
@@ -188,6 +189,8 @@ class Trainer:
             for cb in self.callbacks:  # a callback may scale the rate of a step (helpers.interventions.LRFault)
                 lr *= getattr(cb, "lr_factor", lambda step: 1.0)(self.step)
             x, y = self.sampler.sample()
+            for cb in self.callbacks:  # a callback may replace a step's batch (helpers.interventions.CorruptShard)
+                x, y = getattr(cb, "batch", lambda step, x, y: (x, y))(self.step, x, y)
             logits, loss = self.model(x.to(self.device), y.to(self.device))
             objective = loss
             if cfg.z_loss:

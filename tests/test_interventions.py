@@ -1,9 +1,9 @@
-"""Interventions on a running training: the learning-rate fault and the rollback remedy for loss spikes."""
+"""Interventions on a running training: the learning-rate fault, the stuck shard and the rollback remedy."""
 
 import pytest
 import torch
 
-from helpers.interventions import LRFault, Rollback, SpikeRollback
+from helpers.interventions import LRFault, Rollback, SpikeRollback, StuckShard
 from helpers.model import GPTConfig
 from helpers.train import TrainConfig, lr_at, train
 
@@ -25,6 +25,29 @@ def test_lr_fault_scales_its_steps_and_no_others(corpus):
 def test_lr_fault_refuses_an_empty_window_or_a_factor_that_is_not_positive(args):
     with pytest.raises(ValueError, match="LRFault"):
         LRFault(*args)
+
+
+def test_stuck_shard_serves_its_first_batches_in_turn_inside_its_window_only():
+    shard = StuckShard(3, 9, batches=2)
+    batches = [(torch.full((2, 4), i), torch.full((2, 4), i + 100)) for i in range(12)]
+    served = [shard.batch(step, x, y)[0][0, 0].item() for step, (x, y) in enumerate(batches)]
+    assert served == [0, 1, 2, 3, 4, 3, 4, 3, 4, 9, 10, 11]
+
+
+def test_a_stuck_shard_changes_a_run_only_from_its_first_step_and_lowers_its_training_loss(corpus):
+    cfg, tcfg = small(corpus, steps=40)
+    clean = train(cfg, tcfg, corpus, cache=False).history
+    stuck = train(cfg, tcfg, corpus, callbacks=[StuckShard(20, 40, batches=1)]).history
+    assert stuck.train_loss[:20] == clean.train_loss[:20]
+    # twenty steps on one batch: the run memorises it (training loss falls) and loses ground on held-out text
+    assert sum(stuck.train_loss[-5:]) < sum(clean.train_loss[-5:])
+    assert stuck.eval_val[-1] > clean.eval_val[-1]
+
+
+@pytest.mark.parametrize("args", [(5, 5, 2), (-1, 4, 2), (0, 4, 0), (0.5, 4, 2)])
+def test_stuck_shard_refuses_bad_settings(args):
+    with pytest.raises(ValueError, match="StuckShard"):
+        StuckShard(*args)
 
 
 def test_rollback_changes_nothing_on_a_run_without_spikes(corpus):

@@ -154,6 +154,17 @@ def test_points_can_name_their_data_and_store_task_metrics(tiny_grid, monkeypatc
         sweep.run_point({"recipe": "micro", "data": "nope"}, device="cpu")
 
 
+def test_an_experiment_can_give_its_points_trainer_callbacks(tiny_grid):
+    from helpers.interventions import LRFault
+
+    def micro_fault(corpus, seed=0, factor=1.0):
+        return sweep.EXPERIMENTS["micro"].recipe(corpus, seed=seed)
+
+    faulty = sweep.lm_experiment(micro_fault, interventions=lambda corpus, factor=1.0, **_: [LRFault(0, 5, factor)])
+    clean, same, hot = (faulty(device="cpu", factor=f) for f in (1.0, 1.0, 30.0))
+    assert clean.curve == same.curve and hot.curve != clean.curve
+
+
 def test_runners_cover_experiments_that_are_not_lm_training(tiny_grid, monkeypatch):
     def runner(width, seed=0, device="auto", cache=False):
         return sweep.RunOutput(

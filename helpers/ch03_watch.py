@@ -1,0 +1,169 @@
+"""Chapter 3, section 4: watching a big run with small ones.
+
+- ``ladder_lm``: chapter 3's 2-layer character GPT with 16-wide heads, trained 300 steps at 3e-3 and
+  evaluated every 10 steps, so that runs of every width share one schedule and one set of evaluation steps;
+- the grid ``ch03_ladder``: the ladder (``LADDER`` widths, seeds 0-2), the target run (``TARGET`` width,
+  ``CLEAN_SEEDS``) and the target with a data-loader fault (``StuckShard(**STUCK)``, seeds 0-2);
+- ``ladder_curves``: a grid's validation curves as arrays; ``predict_band``: the target's whole validation
+  curve predicted from the ladder before it is trained (at each evaluation step a straight line in ln N through
+  the ladder's losses, extrapolated to the target's N) with a band ``BAND_K`` uncertainties wide, the
+  uncertainty measured on the ladder itself (``Band``);
+- ``watch_live``: the live pair, a clean target run and its faulty copy, sharing their first steps through a
+  checkpoint; ``outside``: how far a run strays from the band.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import sweep
+from .data import Corpus
+from .interventions import StuckShard
+from .model import GPT, GPTConfig
+from .train import History, TrainConfig, Trainer, seed_everything
+
+LADDER = (48, 64, 80, 96)  # the small runs' widths (28k to 223k non-embedding parameters)
+TARGET = 128  # the run they watch: 1.8 times the largest rung's parameters
+SEEDS = (0, 1, 2)
+CLEAN_SEEDS = (0, 1, 2, 3, 4)  # clean target runs, on which the band must raise no alarm
+STUCK = {"start": 150, "stop": 300, "batches": 4}  # from mid-run on, the loader serves 4 batches (8,192 tokens)
+BAND_K = 3.0  # the band is this many uncertainties wide on each side of the prediction
+SMOOTH = 2  # the uncertainty at a step is the largest within this many evaluations either side
+PATIENCE = 2  # evaluations in a row outside the band that raise the alarm (``helpers.monitor.band_alarm``)
+FAULTS = ("clean", "stuck")
+
+
+def ladder_lm(corpus: Corpus, d_model: int = 64, seed: int = 0, fault: str = "clean") -> tuple[GPTConfig, TrainConfig]:
+    """A 2-layer, ``d_model``-wide character GPT (heads 16 wide, context 64) trained 300 steps of 32 x 64
+    tokens at peak rate 3e-3 (warmup 15 steps, then cosine), evaluated every 10 steps, not monitored.
+    ``fault`` ("clean" or "stuck") names the run's data fault, which the ``ch03_ladder`` experiment injects."""
+    if fault not in FAULTS:
+        raise ValueError(f"fault={fault!r}: choose one of {', '.join(FAULTS)}")
+    if d_model % 16:
+        raise ValueError(f"d_model={d_model}: the ladder's heads are 16 wide, so the width must be a multiple of 16")
+    model = GPTConfig(vocab_size=corpus.vocab_size, context=64, n_layer=2, n_head=d_model // 16, d_model=d_model)
+    train_cfg = TrainConfig(
+        steps=300, batch_size=32, lr=3e-3, warmup_steps=15, eval_every=10, seed=seed,
+        desc=f"{d_model}-wide GPT, seed {seed}" + (", stuck loader" if fault == "stuck" else ""),
+    )  # fmt: skip
+    return model, train_cfg
+
+
+def _interventions(corpus: Corpus, fault: str = "clean", **_) -> list:
+    return [StuckShard(**STUCK)] if fault == "stuck" else []
+
+
+sweep.register_experiment("ladder_lm", sweep.lm_experiment(ladder_lm, interventions=_interventions))
+sweep.register_grid(
+    "ch03_ladder",
+    full=[{"recipe": "ladder_lm", "d_model": d, "seed": s} for s in SEEDS for d in LADDER]
+    + [{"recipe": "ladder_lm", "d_model": TARGET, "seed": s} for s in CLEAN_SEEDS]
+    + [{"recipe": "ladder_lm", "d_model": TARGET, "seed": s, "fault": "stuck"} for s in SEEDS],
+    quick=[{"recipe": "ladder_lm", "d_model": d} for d in (48, 64)],
+)
+
+
+def _fault(row: dict) -> str:
+    return row["point"].get("fault", "clean")
+
+
+def ladder_curves(rows, widths, seeds, fault: str = "clean") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The validation curves of the ``ch03_ladder`` rows of ``widths`` x ``seeds`` with data fault ``fault``:
+    (evaluation steps, non-embedding parameters per width, losses indexed [seed, width, step])."""
+    found = {(r["point"]["d_model"], r["seed"]): r for r in rows if _fault(r) == fault}
+    missing = [(w, s) for w in widths for s in seeds if (w, s) not in found]
+    if missing:
+        raise ValueError(f"ch03_ladder has no {fault} run for (width, seed) {missing}; rerun its sweep")
+    steps = np.asarray(found[widths[0], seeds[0]]["curve"]["step"])
+    n = np.array([found[w, seeds[0]]["non_embedding"] for w in widths], dtype=float)
+    losses = np.array([[found[w, s]["curve"]["val"] for w in widths] for s in seeds], dtype=float)
+    return steps, n, losses
+
+
+def extrapolate(n, losses, n_target: float) -> np.ndarray:
+    """At each evaluation step, the straight line in ln N through ``losses`` ([width, step], one row per
+    entry of ``n``) evaluated at ``n_target``: the predicted loss curve of a model of ``n_target`` parameters."""
+    n, losses = np.asarray(n, dtype=float), np.asarray(losses, dtype=float)
+    if len(n) < 2 or losses.shape[0] != len(n):
+        raise ValueError(f"need a curve for each of 2+ widths; got {len(n)} widths, {losses.shape[0]} curves")
+    slope, intercept = np.polyfit(np.log(n), losses, 1)
+    return intercept + slope * np.log(n_target)
+
+
+def _running_max(x: np.ndarray, reach: int) -> np.ndarray:
+    padded = np.pad(x, reach, mode="edge")
+    return np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1).max(axis=1)
+
+
+@dataclass(frozen=True)
+class Band:
+    """A predicted loss curve with its band: ``centre`` (the mean over seeds of the per-seed predictions), and
+    two measured uncertainties per evaluation step: ``seed_sd``, the spread of those predictions over seeds,
+    and ``backtest``, the error of the same extrapolation when it predicted the ladder's top rung from the
+    rungs below. The band is ``centre ± k × uncertainty``, the uncertainty being the two combined in
+    quadrature and taken as the largest within ``SMOOTH`` evaluations either side."""
+
+    step: np.ndarray
+    centre: np.ndarray
+    seed_sd: np.ndarray
+    backtest: np.ndarray
+    k: float = BAND_K
+
+    @property
+    def sigma(self) -> np.ndarray:
+        """The uncertainty of the prediction at each evaluation step."""
+        return _running_max(np.hypot(self.seed_sd, self.backtest), SMOOTH)
+
+    @property
+    def low(self) -> np.ndarray:
+        return self.centre - self.k * self.sigma
+
+    @property
+    def high(self) -> np.ndarray:
+        return self.centre + self.k * self.sigma
+
+    def z(self, values) -> np.ndarray:
+        """How many uncertainties a curve (at the band's steps) lies from the centre, signed."""
+        return (np.asarray(values, dtype=float) - self.centre) / self.sigma
+
+
+def predict_band(steps, n, losses, n_target: float, k: float = BAND_K) -> Band:
+    """The ``Band`` of a ``n_target``-parameter run predicted from ladder curves ``losses`` ([seed, width,
+    step], widths ascending with parameters ``n``; ``ladder_curves``' output). Needs 2+ seeds and 3+ widths."""
+    losses = np.asarray(losses, dtype=float)
+    if losses.ndim != 3 or losses.shape[0] < 2 or losses.shape[1] < 3:
+        raise ValueError(f"need curves [seed, width, step] for 2+ seeds and 3+ widths; got shape {losses.shape}")
+    if not np.all(np.isfinite(losses)):
+        raise ValueError("a ladder curve holds a non-finite loss: a diverged rung cannot anchor a prediction")
+    per_seed = np.array([extrapolate(n, seed_curves, n_target) for seed_curves in losses])
+    mean = losses.mean(axis=0)
+    backtest = extrapolate(n[:-1], mean[:-1], n[-1]) - mean[-1]
+    return Band(np.asarray(steps), per_seed.mean(axis=0), per_seed.std(axis=0, ddof=1), np.abs(backtest), k)
+
+
+def watch_live(corpus: Corpus, seed: int = 0) -> dict[str, History]:
+    """The target run trained live, clean and with the stuck loader: both share one run up to the fault's
+    first step (saved to a checkpoint and resumed), so the pair costs one and a half runs. Returns the two
+    histories, "clean" and "stuck"."""
+    model_cfg, train_cfg = ladder_lm(corpus, d_model=TARGET, seed=seed)
+    seed_everything(seed)
+    trainer = Trainer(GPT(model_cfg), corpus, train_cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "shared.pt"
+        trainer.fit(stop_at=STUCK["start"], checkpoint=path)
+        histories = {"clean": trainer.fit()}
+        stuck_cfg = ladder_lm(corpus, d_model=TARGET, seed=seed, fault="stuck")[1]
+        faulty = Trainer(GPT(model_cfg), corpus, stuck_cfg, callbacks=[StuckShard(**STUCK)])
+        faulty.load_checkpoint(path)
+        histories["stuck"] = faulty.fit()
+    return histories
+
+
+def outside(band: Band, values) -> dict:
+    """How a curve sits against the band: the largest |z| and whether any evaluation lies outside."""
+    z = band.z(values)
+    return {"max_abs_z": float(np.abs(z).max()), "evaluations_outside": int((np.abs(z) > band.k).sum())}
