@@ -205,3 +205,39 @@ def plot_repeat(groups: Mapping, law, r_star: float, patience: int = 3):
     curves.legend(fontsize=8, title="epochs (x: early stop)", title_fontsize=8, ncol=5, loc="upper center")
     fig.tight_layout()
     return fig
+
+
+def plot_watch(band, ladder, runs: Sequence, widths: Sequence[int], fault: Mapping[str, int]):
+    """Section 4's figure. Left: the ladder's validation curves (mean of seeds, one per width), the band
+    predicted from them for the larger run and the larger runs in ``runs`` (``helpers.ch03_watch.Watched``).
+    Middle: each run's distance from the prediction in uncertainties (z), with the band's edges at ±k and
+    each alarm marked. Right: the per-step training loss of the runs that recorded it. The fault's steps
+    (``fault``: start, stop) are shaded in the middle and right panels."""
+    steps, _, losses = ladder
+    fig, axes = new_figure(3, width=11, height=3.5)
+    colors = plt.cm.viridis(np.linspace(0.05, 0.85, len(widths)))
+    for color, width, curve in zip(colors, widths, losses.mean(axis=0)):
+        axes[0].plot(steps, curve, color=color, lw=1, label=f"ladder, width {width}")
+    axes[0].fill_between(band.step, band.low, band.high, color="C1", alpha=0.25, label=f"predicted band (±{band.k:g}σ)")
+    axes[0].plot(band.step, band.centre, "--", color="C1", lw=1, label="predicted curve")
+    for i, run in enumerate(runs):
+        style = {"color": "C3" if run.label.startswith("stuck") else "k", "lw": 1.4 if i < 2 else 0.6}
+        axes[0].plot(run.step, run.val, **style, label=run.label if i < 2 else None)
+        axes[1].plot(run.step, band.z(run.val), **style, label=run.label if i < 2 else None)
+        if run.alarm is not None:
+            axes[1].plot(run.alarm.step, band.z(run.val)[list(run.step).index(run.alarm.step)], "v", color="C3", ms=7)
+        if run.train_loss:
+            axes[2].plot(np.arange(1, len(run.train_loss) + 1), run.train_loss, **{**style, "lw": 0.7}, label=run.label)
+    for edge in (-band.k, band.k):
+        axes[1].axhline(edge, color="C1", ls=":", lw=1)
+    axes[0].set_ylim(band.low[3] - 0.6, band.high[3] + 0.4)  # the first evaluations start far above the rest
+    axes[1].set_ylim(-2 * band.k, 4 * band.k)
+    for ax in axes[1:]:
+        ax.axvspan(fault["start"], fault["stop"], color="0.9", zorder=0)
+    labels = ("validation loss (nats/char)", "distance from the prediction (z, in σ)", "training loss (nats/char)")
+    for ax, ylabel in zip(axes, labels):
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -9,7 +9,8 @@
   the ladder's losses, extrapolated to the target's N) with a band ``BAND_K`` uncertainties wide, the
   uncertainty measured on the ladder itself (``Band``);
 - ``watch_live``: the live pair, a clean target run and its faulty copy, sharing their first steps through a
-  checkpoint; ``outside``: how far a run strays from the band.
+  checkpoint; ``check``: a run against the band (``Watched``: its alarm and largest |z|); ``watch_cached``:
+  the cached evidence, every target run checked; ``watch_table``: its table.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from IPython.display import Markdown
 
 from . import sweep
+from .book.report import md_table
 from .data import Corpus
 from .interventions import StuckShard
 from .model import GPT, GPTConfig
+from .monitor import Alarm, band_alarm
 from .train import History, TrainConfig, Trainer, seed_everything
 
 LADDER = (48, 64, 80, 96)  # the small runs' widths (28k to 223k non-embedding parameters)
@@ -145,25 +149,80 @@ def predict_band(steps, n, losses, n_target: float, k: float = BAND_K) -> Band:
     return Band(np.asarray(steps), per_seed.mean(axis=0), per_seed.std(axis=0, ddof=1), np.abs(backtest), k)
 
 
-def watch_live(corpus: Corpus, seed: int = 0) -> dict[str, History]:
-    """The target run trained live, clean and with the stuck loader: both share one run up to the fault's
-    first step (saved to a checkpoint and resumed), so the pair costs one and a half runs. Returns the two
-    histories, "clean" and "stuck"."""
-    model_cfg, train_cfg = ladder_lm(corpus, d_model=TARGET, seed=seed)
+def watch_live(corpus: Corpus, seed: int = 0, d_model: int = TARGET) -> dict[str, History]:
+    """The target run (``d_model`` wide) trained live, clean and with the stuck loader: both share one run up
+    to the fault's first step (saved to a checkpoint and resumed), so the pair costs one and a half runs.
+    Returns the two histories, "clean" and "stuck"."""
+    model_cfg, train_cfg = ladder_lm(corpus, d_model=d_model, seed=seed)
     seed_everything(seed)
     trainer = Trainer(GPT(model_cfg), corpus, train_cfg)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "shared.pt"
         trainer.fit(stop_at=STUCK["start"], checkpoint=path)
         histories = {"clean": trainer.fit()}
-        stuck_cfg = ladder_lm(corpus, d_model=TARGET, seed=seed, fault="stuck")[1]
+        stuck_cfg = ladder_lm(corpus, d_model=d_model, seed=seed, fault="stuck")[1]
         faulty = Trainer(GPT(model_cfg), corpus, stuck_cfg, callbacks=[StuckShard(**STUCK)])
         faulty.load_checkpoint(path)
         histories["stuck"] = faulty.fit()
     return histories
 
 
-def outside(band: Band, values) -> dict:
-    """How a curve sits against the band: the largest |z| and whether any evaluation lies outside."""
-    z = band.z(values)
-    return {"max_abs_z": float(np.abs(z).max()), "evaluations_outside": int((np.abs(z) > band.k).sum())}
+# ----------------------------------------------------------------------------- checking runs against the band
+
+
+@dataclass(frozen=True)
+class Watched:
+    """One target run checked against a ``Band``: its validation curve (``step``, ``val``), the ``Alarm`` the
+    band check raised (None: it stayed inside), its largest |z|, and its per-step training loss when known."""
+
+    label: str
+    seed: int
+    step: np.ndarray
+    val: np.ndarray
+    alarm: Alarm | None
+    max_abs_z: float
+    train_loss: tuple = ()
+
+    @property
+    def delay(self) -> int | None:
+        """Steps from the stuck loader's first step to the alarm (None without an alarm)."""
+        return None if self.alarm is None else self.alarm.step - STUCK["start"]
+
+
+def check(band: Band, label: str, seed: int, step, val, train_loss=(), patience: int = PATIENCE) -> Watched:
+    """Check a validation curve at the band's evaluation steps with ``band_alarm`` (``patience`` evaluations)."""
+    step, val = np.asarray(step), np.asarray(val, dtype=float)
+    if not np.array_equal(step, band.step):
+        raise ValueError(
+            f"{label}: evaluated at steps {step[:3]}... but the band is at {band.step[:3]}...; "
+            "train the run with the ladder's recipe (ladder_lm), which evaluates every 10 steps"
+        )
+    alarm = band_alarm(step, val, band.low, band.high, patience=patience)
+    z = float(np.abs(band.z(val)).max())
+    return Watched(label, seed, step, val, alarm, z, tuple(train_loss))
+
+
+def watch_cached(rows) -> dict:
+    """The section's cached evidence from the ``ch03_ladder`` rows: the ladder's curves (``ladder``: steps, N,
+    losses), the target's ``band`` predicted from them, and every cached target run checked against it
+    (``clean`` and ``stuck``, lists of ``Watched``)."""
+    ladder = ladder_curves(rows, LADDER, SEEDS)
+    target_n = next(r["non_embedding"] for r in rows if r["point"]["d_model"] == TARGET)
+    band = predict_band(*ladder, target_n)
+    out = {"ladder": ladder, "band": band}
+    for fault, seeds in (("clean", CLEAN_SEEDS), ("stuck", SEEDS)):
+        steps, _, curves = ladder_curves(rows, (TARGET,), seeds, fault=fault)
+        out[fault] = [check(band, fault, s, steps, c[0]) for s, c in zip(seeds, curves)]
+    return out
+
+
+def watch_table(watched: dict) -> Markdown:
+    """One row per cached target run: its seed, whether it was clean or stuck, its largest |z| against the band,
+    where the alarm fired and the delay after the fault's first step."""
+    lines = []
+    for w in (*watched["clean"], *watched["stuck"]):
+        fired = "none" if w.alarm is None else f"step {w.alarm.step} (first outside: {w.alarm.first_step})"
+        delay = "" if w.delay is None or w.label == "clean" else f"{w.delay}"
+        lines.append([w.label, w.seed, f"{w.val[-1]:.3f}", f"{w.max_abs_z:.1f}", fired, delay])
+    header = ["run", "seed", "final val loss", "largest abs(z)", "alarm", "steps after the fault"]
+    return md_table(header, lines)

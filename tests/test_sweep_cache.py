@@ -54,6 +54,7 @@ CHECKED = {
     "ch03_lr_seeds": 1,
     "ch03_spikes": 1,
     "ch03_repeat": 1,
+    "ch03_ladder": 1,
     "ch06_family": 1,
     **{n: 1 for n in ("ch09_formats", "ch09_multiplication", "ch09_length", "ch09_scale", "ch09_code")},
 }

@@ -176,6 +176,14 @@ PUBLISHED = {
         "epochs_fade": 16,
         "cite": "muennighoff2023scaling",
     },
+    # OpenAI 2023, GPT-4 technical report §3: the final loss predicted by L(C) = aC^b + c fitted on runs using up
+    # to 10,000 times less compute
+    "gpt4_loss": {
+        "name": "OpenAI 2023 (GPT-4)",
+        "form": "L(C) = aC^b + c",
+        "compute_ratio": 10_000,
+        "cite": "openai2023gpt4",
+    },
     # Takase et al. 2023: loss spikes follow a sudden growth of the gradient norm
     "takase": {"name": "Takase et al. 2023", "cite": "takase2023spike"},
 }
