@@ -10,19 +10,21 @@
   uncertainty measured on the ladder itself (``Band``);
 - ``watch_live``: the live pair, a clean target run and its faulty copy, sharing their first steps through a
   checkpoint; ``check``: a run against the band (``Watched``: its alarm and largest |z|); ``watch_cached``:
-  the cached evidence, every target run checked; ``watch_table``: its table.
+  the cached evidence, every target run checked; ``watch_table`` and ``paper_table``: its tables;
+  ``band_exercise``: exercise 3.5, the narrowest band that stays quiet on the clean runs.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from IPython.display import Markdown
 
 from . import sweep
+from .book.exercises import Exercise
 from .book.report import md_table
 from .data import Corpus
 from .interventions import StuckShard
@@ -205,11 +207,11 @@ def check(band: Band, label: str, seed: int, step, val, train_loss=(), patience:
 def watch_cached(rows) -> dict:
     """The section's cached evidence from the ``ch03_ladder`` rows: the ladder's curves (``ladder``: steps, N,
     losses), the target's ``band`` predicted from them, and every cached target run checked against it
-    (``clean`` and ``stuck``, lists of ``Watched``)."""
+    (``clean`` and ``stuck``, lists of ``Watched``); ``target_n`` is the target's non-embedding parameters."""
     ladder = ladder_curves(rows, LADDER, SEEDS)
     target_n = next(r["non_embedding"] for r in rows if r["point"]["d_model"] == TARGET)
     band = predict_band(*ladder, target_n)
-    out = {"ladder": ladder, "band": band}
+    out = {"ladder": ladder, "band": band, "target_n": target_n}
     for fault, seeds in (("clean", CLEAN_SEEDS), ("stuck", SEEDS)):
         steps, _, curves = ladder_curves(rows, (TARGET,), seeds, fault=fault)
         out[fault] = [check(band, fault, s, steps, c[0]) for s, c in zip(seeds, curves)]
@@ -226,3 +228,57 @@ def watch_table(watched: dict) -> Markdown:
         lines.append([w.label, w.seed, f"{w.val[-1]:.3f}", f"{w.max_abs_z:.1f}", fired, delay])
     header = ["run", "seed", "final val loss", "largest abs(z)", "alarm", "steps after the fault"]
     return md_table(header, lines)
+
+
+def paper_table(published, watched: dict) -> Markdown:
+    """Section 4 beside the GPT-4 report: what was predicted from how much smaller runs, and how it came out."""
+    ref, band = published["gpt4_loss"], watched["band"]
+    steps, n, _ = watched["ladder"]
+    clean = np.array([w.val[-1] for w in watched["clean"]])
+    ratio = watched["target_n"] / n
+    stuck = [w.delay for w in watched["stuck"]]
+    ours = (
+        f"the whole validation curve of a run with {ratio[-1]:.1f} to {ratio[0]:.0f} times the ladder's compute; "
+        f"final loss predicted {band.centre[-1]:.3f} ± {band.k * band.sigma[-1]:.3f}, measured "
+        f"{clean.mean():.3f} ± {clean.std(ddof=1):.3f} (mean ± sd of {len(clean)} seeds)"
+    )
+    monitor = (
+        f"{sum(w.alarm is not None for w in watched['clean'])} alarms on {len(clean)} clean seeds; a stuck loader "
+        f"caught {min(stuck)} to {max(stuck)} steps after it began"
+    )
+    rows = [
+        [
+            ref["name"],
+            f"final loss, by {ref['form']} fitted on runs using up to {ref['compute_ratio']:,} times less compute",
+            ours,
+        ],
+        ["(monitoring with the band)", "no published number", monitor],
+    ]
+    return md_table(["source", "paper", "ours"], rows)
+
+
+BAND_GRID = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)  # band widths k (in uncertainties) that exercise 3.5 tries
+
+
+def quietest_band(watched: dict, grid=BAND_GRID) -> float:
+    """The narrowest band width k on ``grid`` at which no clean cached target run raises an alarm."""
+    for k in grid:
+        band = replace(watched["band"], k=k)
+        if all(check(band, w.label, w.seed, w.step, w.val).alarm is None for w in watched["clean"]):
+            return k
+    raise ValueError(f"every band width on {grid} raises a false alarm; try wider bands")
+
+
+def band_exercise(watched: dict) -> Exercise:
+    """Exercise 3.5 (compute): the narrowest band width on ``BAND_GRID`` that raises no false alarm on the five
+    clean cached target runs (``quietest_band``); the answer must be that grid value."""
+    return Exercise(
+        "3.5 the band's width",
+        expected=quietest_band(watched),
+        atol=0.01,
+        hints=(
+            "dataclasses.replace(watched['band'], k=k) is the same prediction with a band k uncertainties wide",
+            "ch03_watch.check(band, w.label, w.seed, w.step, w.val).alarm is None for every w in "
+            "watched['clean'] at the answer, and for no smaller k on ch03_watch.BAND_GRID",
+        ),
+    )

@@ -5,6 +5,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from dataclasses import replace
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -110,3 +112,21 @@ def test_the_cached_ladder_predicts_its_clean_target_and_catches_the_stuck_one()
     assert len(fig.axes) == 3 and all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
     assert len(fig.axes[2].lines) == 1  # only the run that recorded its training loss
     plt.close(fig)
+
+
+def test_paper_row_and_band_exercise_come_from_the_cached_runs():
+    from helpers.book.papers import PUBLISHED
+
+    watched = ch03_watch.watch_cached(sweep.load_sweep("ch03_ladder"))
+    table = ch03_watch.paper_table(PUBLISHED, watched).data
+    assert "10,000 times less compute" in table and f"{watched['band'].centre[-1]:.3f}" in table
+    k = ch03_watch.quietest_band(watched)
+    assert k in ch03_watch.BAND_GRID and k <= ch03_watch.BAND_K
+    narrower = [g for g in ch03_watch.BAND_GRID if g < k]
+    if narrower:  # the next narrower band raises a false alarm on some clean run
+        band = replace(watched["band"], k=narrower[-1])
+        assert any(ch03_watch.check(band, w.label, w.seed, w.step, w.val).alarm for w in watched["clean"])
+    exercise = ch03_watch.band_exercise(watched)
+    assert exercise.passed(k) and not exercise.passed(k + 0.5)
+    with pytest.raises(ValueError, match="try wider bands"):
+        ch03_watch.quietest_band(watched, grid=(0.1,))
