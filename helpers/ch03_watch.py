@@ -32,7 +32,7 @@ from .model import GPT, GPTConfig
 from .monitor import Alarm, band_alarm
 from .train import History, TrainConfig, Trainer, seed_everything
 
-LADDER = (48, 64, 80, 96)  # the small runs' widths (28k to 223k non-embedding parameters)
+LADDER = (48, 64, 80, 96)  # the small runs' widths (57k to 224k non-embedding parameters)
 TARGET = 128  # the run they watch: 1.8 times the largest rung's parameters
 SEEDS = (0, 1, 2)
 CLEAN_SEEDS = (0, 1, 2, 3, 4)  # clean target runs, on which the band must raise no alarm
@@ -126,10 +126,12 @@ class Band:
 
     @property
     def low(self) -> np.ndarray:
+        """The band's lower edge at each evaluation step."""
         return self.centre - self.k * self.sigma
 
     @property
     def high(self) -> np.ndarray:
+        """The band's upper edge at each evaluation step."""
         return self.centre + self.k * self.sigma
 
     def z(self, values) -> np.ndarray:
@@ -200,7 +202,8 @@ def check(band: Band, label: str, seed: int, step, val, train_loss=(), patience:
             "train the run with the ladder's recipe (ladder_lm), which evaluates every 10 steps"
         )
     alarm = band_alarm(step, val, band.low, band.high, patience=patience)
-    z = float(np.abs(band.z(val)).max())
+    z = band.z(val)
+    z = float(np.where(np.isfinite(z), np.abs(z), np.inf).max())  # a diverged evaluation is infinitely far
     return Watched(label, seed, step, val, alarm, z, tuple(train_loss))
 
 

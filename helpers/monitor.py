@@ -129,7 +129,8 @@ class Alarm:
 def band_alarm(steps, values, low, high, patience: int = 2) -> Alarm | None:
     """The first time ``patience`` consecutive evaluations lie outside ``[low, high]`` (arrays aligned with
     ``steps``), or None when the run stays inside. ``patience > 1`` keeps a single noisy evaluation from
-    raising an alarm; the alarm fires at the last of the ``patience`` evaluations."""
+    raising an alarm; the alarm fires at the last of the ``patience`` evaluations. A NaN or infinite value
+    (a diverged run) counts as outside."""
     steps, values, low, high = (np.asarray(a, dtype=float) for a in (steps, values, low, high))
     if not (steps.shape == values.shape == low.shape == high.shape):
         raise ValueError(
@@ -138,7 +139,7 @@ def band_alarm(steps, values, low, high, patience: int = 2) -> Alarm | None:
         )
     if not positive_int(patience):
         raise ValueError(f"patience={patience!r}: need at least 1 evaluation outside the band")
-    outside = (values < low) | (values > high)
+    outside = ~((values >= low) & (values <= high))  # NaN compares False, so it lies outside
     run = 0
     for i, out in enumerate(outside):
         run = run + 1 if out else 0

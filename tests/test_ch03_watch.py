@@ -105,6 +105,8 @@ def test_the_cached_ladder_predicts_its_clean_target_and_catches_the_stuck_one()
     band, stuck = watched["band"], watched["stuck"][0]
     with_loss = ch03_watch.check(band, "stuck, live", 0, stuck.step, stuck.val, train_loss=[2.0] * 300)
     assert with_loss.alarm == stuck.alarm and with_loss.delay == stuck.alarm.step - ch03_watch.STUCK["start"]
+    diverged = ch03_watch.check(band, "nan", 0, stuck.step, np.full(len(stuck.step), np.nan))
+    assert diverged.alarm is not None and diverged.max_abs_z == np.inf
     with pytest.raises(ValueError, match="evaluates every 10 steps"):
         ch03_watch.check(band, "odd", 0, stuck.step[::2], stuck.val[::2])
     runs = [*watched["clean"], with_loss]

@@ -176,6 +176,13 @@ def test_band_alarm_needs_patience_and_names_where_it_fired():
         band_alarm(steps, values[:5], low, high)
 
 
+def test_band_alarm_counts_a_diverged_evaluation_as_outside():
+    steps, low, high = np.array([10, 20, 30, 40]), np.zeros(4), np.ones(4)
+    alarm = band_alarm(steps, [0.5, np.nan, np.nan, 0.5], low, high, patience=2)
+    assert alarm is not None and (alarm.first_step, alarm.step) == (20, 30)
+    assert band_alarm(steps, [0.5, np.inf, 0.5, 0.5], low, high, patience=1).step == 20
+
+
 def test_plot_monitor_draws_four_labelled_panels(corpus):
     cfg, tcfg = small(corpus, monitor_every=10)
     torch.manual_seed(0)
