@@ -238,6 +238,6 @@ def plot_watch(band, ladder, runs: Sequence, widths: Sequence[int], fault: Mappi
     for ax, ylabel in zip(axes, labels):
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
