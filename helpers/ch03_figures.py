@@ -214,7 +214,7 @@ def plot_watch(band, ladder, runs: Sequence, widths: Sequence[int], fault: Mappi
     each alarm marked. Right: the per-step training loss of the runs that recorded it. The fault's steps
     (``fault``: start, stop) are shaded in the middle and right panels."""
     steps, _, losses = ladder
-    fig, axes = new_figure(3, width=11, height=3.5)
+    fig, axes = new_figure(3, width=9.4, height=3.6)
     colors = plt.cm.viridis(np.linspace(0.05, 0.85, len(widths)))
     for color, width, curve in zip(colors, widths, losses.mean(axis=0)):
         axes[0].plot(steps, curve, color=color, lw=1, label=f"ladder, width {width}")
