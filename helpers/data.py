@@ -1,9 +1,10 @@
 """Corpora, the train/validation split and the batch sampler.
 
 The course ships its default corpus, the King James Bible (public domain, built from Debian's
-``bible-kjv-text`` by ``data/build_kjv.py``), so nothing needs the network. ``download_tinyshakespeare``
-is a real downloader for Karpathy's TinyShakespeare with SHA-256 verification; offline it fails with
-a message pointing back to the bundled corpus.
+``bible-kjv-text`` by ``data/build_kjv.py``), and chapter 4's three other domains (Python source, Python's
+documentation, classical Chinese verse; ``data/build_domains.py``), so nothing needs the network.
+``download_tinyshakespeare`` is a real downloader for Karpathy's TinyShakespeare with SHA-256
+verification; offline it fails with a message pointing back to the bundled corpus.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from .tokenizer import ByteTokenizer, CharTokenizer
 
 DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", Path(__file__).resolve().parent.parent / "data"))
 
-BUNDLED = {"kjv": "corpora/kjv.txt.gz"}
+BUNDLED = {  # name: file under data/, built by the script that PROVENANCE.md names
+    "kjv": "corpora/kjv.txt.gz",
+    "code": "corpora/code.txt.gz",
+    "docs": "corpora/docs.txt.gz",
+    "poems": "corpora/poems.txt.gz",
+}
+BUILDERS = {"kjv": "data/build_kjv.py", "code": "data/build_domains.py", "docs": "data/build_domains.py"}
+BUILDERS["poems"] = "data/build_domains.py"
 
 TINYSHAKESPEARE_URL = (
     "https://raw.githubusercontent.com/karpathy/char-rnn/"
@@ -43,7 +51,7 @@ def load_text(name: str = "kjv") -> str:
         if not path.exists():
             raise FileNotFoundError(
                 f"bundled corpus {name!r} is missing at {path}; restore it with "
-                f"`git checkout -- data/{BUNDLED[name]}` or rebuild it with `python data/build_kjv.py`"
+                f"`git checkout -- data/{BUNDLED[name]}` or rebuild it with `python {BUILDERS[name]}`"
             )
         with gzip.open(path, "rt", encoding="utf-8") as f:
             return f.read()
@@ -108,6 +116,12 @@ class Corpus:
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.vocab_size
+
+    def sampler(self, split: str, context: int, batch_size: int, seed: int = 0) -> BatchSampler:
+        """The batch sampler of ``split`` ("train" or "val") that a trainer draws from."""
+        if split not in ("train", "val"):
+            raise ValueError(f"split={split!r}: choose 'train' or 'val'")
+        return BatchSampler(getattr(self, split), context, batch_size, seed=seed, align=self.align)
 
     def __repr__(self) -> str:
         return (

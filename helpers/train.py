@@ -12,8 +12,12 @@ and caches the result (``helpers.fit.cached_fit``), so re-running the cell is in
 - checkpoints that resume exactly (model, optimizer, sampler and RNG state), loaded with
   ``torch.load(weights_only=True)``;
 - callbacks (minGPT style): objects with optional ``on_step_end(trainer)`` / ``on_eval(trainer)``, and
-  ``lr_factor(step)``, a multiplier of that step's learning rate, and ``batch(step, x, y)``, which may
-  replace that step's training batch (``helpers.interventions``);
+  ``lr_factor(step)``, a multiplier of that step's learning rate, ``batch(step, x, y)``, which may
+  replace that step's training batch (``helpers.interventions``), and ``objective(trainer, x, y, logits,
+  objective)``, which may replace the loss the step minimises (``helpers.doremi``); the recorded loss stays
+  the plain mean cross-entropy;
+- batches come from ``corpus.sampler``: a plain corpus's random windows, or a mixture of domains
+  (``helpers.mixture``);
 - the stability options of Chapter 3, each off by default: z-loss (``z_loss``, PaLM's auxiliary
   ``z_loss * mean(log² Z)`` on the output softmax), Adam's ε (``adam_eps``), and a
   ``helpers.monitor.TrainingMonitor`` every ``monitor_every`` steps, whose records are cached with the run.
@@ -30,7 +34,7 @@ import torch
 
 from .cache import ResultCache
 from .config import Config, positive_int
-from .data import BatchSampler, Corpus
+from .data import Corpus
 from .fit import (
     History,
     TrainResult,
@@ -135,15 +139,13 @@ class Trainer:
         self.device = device if device is not None else select_device(cfg.device)
         self.model = model.to(self.device)
         context = model.cfg.context
-        self.sampler = BatchSampler(corpus.train, context, cfg.batch_size, seed=cfg.seed, align=corpus.align)
+        self.sampler = corpus.sampler("train", context, cfg.batch_size, seed=cfg.seed)
         # evaluation uses the same fixed batches at every step and for every seed and config, so
         # differences between curves come from training, not from which text was evaluated
+        n = cfg.eval_batches
         self.eval_sets = {
-            split: [
-                BatchSampler(data, context, cfg.batch_size, seed=EVAL_SEED + i, align=corpus.align).sample()
-                for i in range(cfg.eval_batches)
-            ]
-            for split, data in (("train", corpus.train), ("val", corpus.val))
+            split: [corpus.sampler(split, context, cfg.batch_size, seed=EVAL_SEED + i).sample() for i in range(n)]
+            for split in ("train", "val")
         }
         self.optimizer = make_optimizer(model, cfg)
         self.history = History(tokens_per_step=cfg.batch_size * context, flops_per_token=flops_per_token(model.cfg))
@@ -189,10 +191,13 @@ class Trainer:
             for cb in self.callbacks:  # a callback may scale the rate of a step (helpers.interventions.LRFault)
                 lr *= getattr(cb, "lr_factor", lambda step: 1.0)(self.step)
             x, y = self.sampler.sample()
-            for cb in self.callbacks:  # a callback may replace a step's batch (helpers.interventions.CorruptShard)
+            for cb in self.callbacks:  # a callback may replace a step's batch (helpers.interventions.StuckShard)
                 x, y = getattr(cb, "batch", lambda step, x, y: (x, y))(self.step, x, y)
-            logits, loss = self.model(x.to(self.device), y.to(self.device))
+            x, y = x.to(self.device), y.to(self.device)
+            logits, loss = self.model(x, y)
             objective = loss
+            for cb in self.callbacks:  # a callback may replace the objective (helpers.doremi.DoReMi)
+                objective = getattr(cb, "objective", lambda t, x, y, logits, obj: obj)(self, x, y, logits, objective)
             if cfg.z_loss:
                 objective = loss + cfg.z_loss * torch.logsumexp(logits, dim=-1).pow(2).mean()
             watched = any(m.wants_grad_norm(self.step + 1) for m in self._monitors)

@@ -112,3 +112,10 @@ def test_unique_subset_takes_evenly_spaced_whole_blocks(corpus):
 def test_unique_subset_refuses_sizes_it_cannot_cut(corpus, tokens):
     with pytest.raises(ValueError, match="unique subset"):
         unique_subset(corpus, tokens)
+
+
+def test_a_corpus_gives_the_trainer_its_samplers(corpus):
+    s = corpus.sampler("val", context=16, batch_size=2, seed=1)
+    assert torch.equal(s.sample()[0], BatchSampler(corpus.val, context=16, batch_size=2, seed=1).sample()[0])
+    with pytest.raises(ValueError, match="split"):
+        corpus.sampler("test", context=16, batch_size=2)
