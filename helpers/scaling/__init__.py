@@ -14,6 +14,8 @@ tokens and ``C ≈ 6 N D`` the training compute in FLOPs (see ``helpers.model``)
   L(C) frontier (the lowest loss any run reached at each compute budget).
 - ``repeated``: ``effective_data``, Muennighoff et al. (2023)'s worth of repeated data as fresh data, and
   ``fit_r_star``, the fit of its constant R* given a law L(D) of fresh data.
+- ``mixing``: ``fit_mixing_law``, Ye et al. (2024)'s L_i(r) = c_i + k_i exp(Σ_j t_ij r_j), one domain's loss as a
+  function of the training mixture r, and ``best_mixture``, the mixture that minimises fitted laws;
 - ``intervals``: ``bootstrap``, percentile intervals for any of the fits above, resampling the points.
 - ``checks``: the input and result checks every fit applies, and ``ScalingFitError``.
 
@@ -28,6 +30,7 @@ from .checks import ScalingFitError
 from .chinchilla import DEFAULT_GRID, Allocation, ChinchillaFit, chinchilla_allocation, fit_chinchilla
 from .frontier import Envelope, IsoflopFrontier, IsoflopMinimum, fit_isoflop_frontier, isoflop_minimum, loss_envelope
 from .intervals import BootstrapResult, bootstrap
+from .mixing import MixingLawFit, best_mixture, fit_mixing_law
 from .power_laws import PowerLawFit, SaturatingPowerLawFit, fit_power_law, fit_saturating_power_law
 from .repeated import RStarFit, effective_data, fit_r_star
 
@@ -53,4 +56,7 @@ __all__ = [
     "loss_envelope",
     "bootstrap",
     "DEFAULT_GRID",
+    "MixingLawFit",
+    "fit_mixing_law",
+    "best_mixture",
 ]
