@@ -7,7 +7,8 @@
   and half, ``SEEDS`` each: the transfer between domains (``transfer_table``);
 - the grid ``ch04_law``: proxies on ``FIT_MIXTURES`` (to fit Ye et al.'s mixing law) and ``HELD_OUT``
   mixtures (to test its predictions), and the uniform and natural mixtures over ``SEEDS``;
-- ``natural_mixture``: the proportions of the domains' sizes; ``law_mixtures``: the fitted and held-out sets;
+- ``domain_table``: the four domains at a glance; ``natural_mixture``: the proportions of the domains' sizes;
+  ``law_mixtures``: the fitted and held-out sets;
 - ``per_domain``: a grid's per-domain losses as arrays, one row per run.
 """
 
@@ -20,6 +21,7 @@ from itertools import combinations
 import numpy as np
 
 from . import sweep
+from .book.report import md_table
 from .data import Corpus, load_text
 from .mixture import DOMAINS, Mixture, domain_losses, load_domains, mixed_corpus
 from .model import GPTConfig
@@ -70,6 +72,23 @@ def _experiment(*, device: str = "auto", cache: bool = False, mix: str, **point)
         curve={"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]},
         metrics={"val": {name: round(v, 5) for name, v in losses.items()}}, device=result.device.type,
     )  # fmt: skip
+
+
+KINDS = {"kjv": "English prose", "code": "Python source", "docs": "technical documentation"}
+KINDS["poems"] = "classical Chinese verse"
+
+
+def domain_table():
+    """The four domains: what they are, their size in characters and bytes, and a line of each."""
+    rows = []
+    for name in DOMAINS:
+        text = load_text(name)
+        n_bytes = len(text.encode("utf-8"))
+        line = next(x for x in text.splitlines()[12:] if len(x.strip()) > 10).strip()[:40]
+        sizes = [f"{len(text):,}", f"{n_bytes:,}", f"{n_bytes / len(text):.2f}", f"{len(set(text)):,}"]
+        rows.append([name, KINDS[name], *sizes, f"`{line}`"])
+    headers = ["domain", "kind", "characters", "bytes (UTF-8)", "bytes per character", "distinct characters"]
+    return md_table([*headers, "a line of it"], rows)
 
 
 def natural_mixture() -> Mixture:

@@ -8,7 +8,7 @@
   proportions the proxies covered (every share between ``FLOOR`` and 1 − 3 ``FLOOR``);
 - the grid ``ch04_pick``: that mixture over ``SEEDS``, computed from the cached ``ch04_law`` rows (empty until
   they exist), so that the comparison with uniform and natural rests on cached seeds;
-- ``held_out_table`` and ``pick_table``: the section's tables.
+- ``held_out_table``, ``pick_table`` and ``paper_table``: the section's tables.
 """
 
 from __future__ import annotations
@@ -101,6 +101,25 @@ def pick_table(laws: list[MixingLawFit], candidates: dict[str, tuple[Mixture, np
                      f"{means.mean():.3f} ± {means.std(ddof=1):.3f}", len(means)])  # fmt: skip
     headers = ["mixture", " / ".join(DOMAINS), "predicted mean loss", "measured mean loss (± seed sd)", "seeds"]
     return md_table(headers, rows)
+
+
+def paper_table(published: dict, laws: list[MixingLawFit], evidence: dict, pick_losses: np.ndarray):
+    """Ye et al.'s law and result beside ours: the form, how well it predicted unseen mixtures, and what its
+    pick gained over the default (uniform) mixture."""
+    ye = published["ye_mixing"]
+    predicted, measured = held_out(laws, evidence)
+    err = np.abs(predicted - measured)
+    gain = evidence["uniform"].mean() - pick_losses.mean()
+    sd = evidence["uniform"].mean(axis=1).std(ddof=1)
+    rows = [
+        ["law", ye["form"], "the same, last domain's t fixed at 0"],
+        ["fitted on", "small proxy models", f"{len(evidence['fit'][0])} runs of the chapter's 2-layer model"],
+        ["held-out error", "—",
+         f"mean {err[:, :3].mean():.3f} on kjv/code/docs, {err[:, 3].mean():.3f} on the poems"],
+        ["the law's pick vs the default", f"as good as the default trained {ye['longer']:.0%} longer",
+         f"{gain:+.3f} nats/byte mean loss vs uniform (seed sd {sd:.3f})"],
+    ]  # fmt: skip
+    return md_table(["", f"{ye['name']}", "ours"], rows)
 
 
 sweep.register_grid("ch04_pick", full=_pick_points(), quick=[{"recipe": "mix_lm", "mix": "kjv=1", "steps": 60}])

@@ -10,6 +10,7 @@ and half for ``STEPS``, over ``SEEDS``):
   j data alone (``HALF`` steps): gain = L_j(j alone, HALF) − L_j(i and j, STEPS), per seed. As a *fraction*
   of what the same extra steps on j's own data gained, L_j(j, HALF) − L_j(j, STEPS): 1 means i's data is
   worth as much as more of j's, 0 means it is worth nothing;
+- ``fraction_exercise``: exercise 4.1, the docs' worth to code as a fraction;
 - ``transfer_table``: the pair gains with their seed spread and a verdict, ``gain_verdict``: positive or
   negative when the gain is ``K_SEEDS`` seed standard deviations from 0, else none.
 """
@@ -22,6 +23,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from .book.exercises import Exercise
 from .book.report import md_table
 from .ch04 import HALF, PAIRS, STEPS
 from .mixture import DOMAINS, Mixture
@@ -63,6 +65,23 @@ def pair_gains(rows: list[dict]) -> dict[tuple[str, str], dict]:
                 "alone_half": alone_half, "alone_full": alone_full, "mixed": mixed,
             }  # fmt: skip
     return out
+
+
+def fraction_exercise(gains: dict[tuple[str, str], dict]) -> Exercise:
+    """Exercise 4.1: the fraction of the gain from more of its own data that code gets from the docs, from the
+    three mean losses of the transfer table; accepted to 0.01."""
+    g = gains[("docs", "code")]
+    expected = (g["alone_half"].mean() - g["mixed"].mean()) / (g["alone_half"].mean() - g["alone_full"].mean())
+    return Exercise(
+        "4.1 what the docs are worth to code",
+        expected=float(expected),
+        atol=0.01,
+        hints=(
+            "compare what the docs' half of the run gained on code with what 150 more steps of code itself gained",
+            "(code alone at 150 steps - half and half) / (code alone at 150 steps - code alone at 300 steps), "
+            "each the mean over seeds of the loss on code",
+        ),
+    )
 
 
 def gain_verdict(gain: np.ndarray, k: float = K_SEEDS) -> str:

@@ -43,3 +43,53 @@ def test_a_point_trains_on_its_mixture_and_is_scored_on_every_domain():
     mixes, props, table = ch04.per_domain([{**row, "metrics": {"val": losses}}])
     assert mixes == ["code=0.5,docs=0.5"] and props.tolist() == [[0, 0.5, 0.5, 0]]
     assert np.allclose(table[0], [losses[d] for d in DOMAINS])
+
+
+def test_transfer_views_tables_and_figure_from_the_cached_grid():
+    from helpers import ch04_figures, ch04_transfer
+    from helpers.sweep import load_sweep
+
+    rows = load_sweep("ch04_transfer")
+    mean, sd = ch04_transfer.zero_shot(rows)
+    assert mean.shape == sd.shape == (4, 4) and (np.diag(mean) < ch04_transfer.UNIFORM_LOSS).all()
+    gains = ch04_transfer.pair_gains(rows)
+    assert len(gains) == 12 and all(g["gain"].shape == (3,) for g in gains.values())
+    g = gains[("docs", "code")]
+    assert np.allclose(g["gain"], g["alone_half"] - g["mixed"])
+    assert ch04_transfer.gain_verdict(np.array([1.0, 1.1, 0.9])) == "positive"
+    assert ch04_transfer.gain_verdict(np.array([-1.0, -1.1, -0.9])) == "negative"
+    assert ch04_transfer.gain_verdict(np.array([0.1, -0.1, 0.0])) == "none"
+    assert "verdict" in ch04_transfer.transfer_table(gains).data
+    ex = ch04_transfer.fraction_exercise(gains)
+    assert ex.passed(round(g["fraction"], 2)) and not ex.passed(round(g["fraction"], 2) + 0.05)
+    fig = ch04_figures.plot_transfer(mean, gains)
+    assert len(fig.axes) == 3  # heat map, its colour bar, the gains
+
+
+def test_the_law_is_fitted_checked_and_picks_from_the_cached_rows():
+    from helpers import ch04_figures, ch04_law
+    from helpers.book.papers import PUBLISHED
+    from helpers.sweep import load_sweep
+
+    evidence = ch04_law.law_evidence(load_sweep("ch04_law"))
+    assert evidence["fit"][0].shape == (ch04.N_FIT, 4) and evidence["held"][1].shape == (ch04.N_HELD_OUT, 4)
+    assert evidence["uniform"].shape == evidence["natural"].shape == (3, 4)
+    laws = ch04_law.fit_laws(*evidence["fit"])
+    predicted, measured = ch04_law.held_out(laws, evidence)
+    assert predicted.shape == measured.shape == (ch04.N_HELD_OUT, 4)
+    pick = ch04_law.pick(laws)
+    assert abs(sum(pick.weights) - 1) < 1e-9 and min(pick.weights) >= ch04.FLOOR - 1e-3
+    assert sweep.GRIDS["ch04_pick"]["full"][0]["mix"] == str(pick)  # the grid holds the law's pick
+    pick_losses = ch04.per_domain(load_sweep("ch04_pick"))[2]
+    candidates = {"pick": (pick, pick_losses), "uniform": (Mixture.uniform(), evidence["uniform"])}
+    assert "predicted mean loss" in ch04_law.pick_table(laws, candidates).data
+    assert "Ye et al." in ch04_law.paper_table(PUBLISHED, laws, evidence, pick_losses).data
+    assert "within 3 sd" in ch04_law.held_out_table(laws, evidence).data
+    fit_pred = np.stack([law.predict(evidence["fit"][0]) for law in laws], axis=1)
+    fig = ch04_figures.plot_law(fit_pred, evidence["fit"][1], predicted, measured)
+    assert fig.axes[0].get_xlabel().startswith("predicted")
+
+
+def test_the_domain_table_lists_every_domain():
+    table = ch04.domain_table().data
+    assert all(f"| {d} |" in table for d in DOMAINS) and "2.82" in table

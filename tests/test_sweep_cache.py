@@ -1,8 +1,9 @@
 """The cached sweeps stay honest: re-train the cheapest points of each and compare.
 
 A cached CSV is only trustworthy while today's code still produces it. For every chapter-2 sweep this re-trains its
-two cheapest points, and for chapter 3's learning-rate, spike and repeated-data sweeps, chapter 6's family and each
-of chapter 9's grids their cheapest point, whose task scores must agree too (the seed sweeps of chapters 1 and 2
+two cheapest points, and for chapter 3's learning-rate, spike and repeated-data sweeps, chapter 4's three grids,
+chapter 6's family and each of chapter 9's grids their cheapest point, whose task scores must agree too (the seed
+sweeps of chapters 1 and 2
 are re-checked by their notebooks, which re-train seed 0 live, and chapter 6 re-trains three more of its points
 live). Each point is trained with the number of CPU threads the cached run used, and its final validation loss and
 scores must agree within the largest of 0.01, three standard deviations over the point's cached seeds and 3% of the
@@ -57,6 +58,7 @@ CHECKED = {
     "ch03_ladder": 1,
     "ch06_family": 1,
     **{n: 1 for n in ("ch09_formats", "ch09_multiplication", "ch09_length", "ch09_scale", "ch09_code")},
+    **{n: 1 for n in ("ch04_transfer", "ch04_law", "ch04_pick")},
 }
 
 
