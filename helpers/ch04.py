@@ -63,15 +63,7 @@ def run_mixture(
 
 def _experiment(*, device: str = "auto", cache: bool = False, mix: str, **point) -> RunOutput:
     result, losses = run_mixture(mix, device=device, cache=cache, progress=False, **point)
-    h = result.history
-    tokens = h.tokens_per_step * len(h.train_loss)
-    return RunOutput(
-        seed=point.get("seed", 0), steps=len(h.train_loss), seconds=h.seconds,
-        non_embedding=result.model.param_counts()["non_embedding"], final_train=h.eval_train[-1],
-        final_val=h.final_val, tokens=tokens, flops=h.flops_per_token * tokens,
-        curve={"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]},
-        metrics={"val": {name: round(v, 5) for name, v in losses.items()}}, device=result.device.type,
-    )  # fmt: skip
+    return RunOutput.of_training(result, point.get("seed", 0), {"val": {n: round(v, 5) for n, v in losses.items()}})
 
 
 KINDS = {"kjv": "English prose", "code": "Python source", "docs": "technical documentation"}
@@ -141,5 +133,6 @@ sweep.register_grid(
     quick=[{"recipe": "mix_lm", "mix": str(Mixture.uniform()), "steps": 60}],
 )
 
-# section 3's grid, the law's pick, is computed from the cached ch04_law rows by helpers.ch04_law
-from . import ch04_law  # noqa: E402, F401
+# section 3's grid, the law's pick, is computed from the cached ch04_law rows by helpers.ch04_law; section 4's,
+# DoReMi's, is registered by helpers.ch04_doremi
+from . import ch04_doremi, ch04_law  # noqa: E402, F401

@@ -2,7 +2,8 @@
 
 - ``plot_transfer``: the zero-shot losses between domains as a heat map centred on ln 256, and the pair gains
   with their seed spread;
-- ``plot_law``: the mixing law's predicted against measured loss, fitted proxies and held-out mixtures.
+- ``plot_law``: the mixing law's predicted against measured loss, fitted proxies and held-out mixtures;
+- ``plot_doremi``: DoReMi's domain weights during the proxy's run, and the main models' excess losses.
 """
 
 from __future__ import annotations
@@ -62,5 +63,32 @@ def plot_law(predicted_fit, measured_fit, predicted_held, measured_held):
     ax.set_xlabel("predicted loss (nats/byte)")
     ax.set_ylabel("measured loss (nats/byte)")
     ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_doremi(evidence: dict):
+    """Left: the proxy's domain weights during DoReMi's game (seed 0, every 10 steps) and their averages over
+    the run (dashed: the mixture DoReMi outputs). Right: each domain's excess loss over its specialist for the
+    main models trained on the uniform mixture and on DoReMi's, mean and seed standard deviation."""
+    fig, (traj, bars) = new_figure(2, width=9.4, height=3.6)
+    path = evidence["trajectories"][0]
+    steps = 1 + 10 * np.arange(len(path))  # the grid kept the weights of every 10th step
+    for j, name in enumerate(DOMAINS):
+        traj.plot(steps, path[:, j], color=f"C{j}", lw=1.2, label=name)
+        traj.axhline(evidence["mixtures"][0].weight(name), color=f"C{j}", ls="--", lw=0.8)
+    traj.set_xlabel("proxy training step")
+    traj.set_ylabel("domain weight α")
+    traj.legend(fontsize=8)
+    spec = evidence["specialists"]
+    x = np.arange(len(DOMAINS))
+    for k, (label, losses) in enumerate((("uniform", evidence["uniform"]), ("DoReMi", evidence["doremi"]))):
+        excess = losses - spec
+        bars.bar(x + (k - 0.5) * 0.38, excess.mean(axis=0), 0.38, yerr=excess.std(axis=0, ddof=1), capsize=2,
+                 color=("0.6", "C1")[k], label=f"main model, {label} mixture")  # fmt: skip
+    bars.set_xticks(x, DOMAINS)
+    bars.axhline(0, color="k", lw=0.8)
+    bars.set_ylabel("excess over the specialist (nats/byte)")
+    bars.legend(fontsize=8)
     fig.tight_layout()
     return fig

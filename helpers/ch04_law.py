@@ -8,7 +8,10 @@
   proportions the proxies covered (every share between ``FLOOR`` and 1 − 3 ``FLOOR``);
 - the grid ``ch04_pick``: that mixture over ``SEEDS``, computed from the cached ``ch04_law`` rows (empty until
   they exist), so that the comparison with uniform and natural rests on cached seeds;
-- ``held_out_table``, ``pick_table`` and ``paper_table``: the section's tables.
+- ``held_out_table``, ``pick_table`` and ``paper_table``: the section's tables;
+- the grid ``ch04_rank`` and ``rank_evidence``, ``rank_correlation``: RegMix's assumption tested, the same
+  mixtures ranked by the proxies and by models ``RANK_WIDTH`` wide; ``rank_table``;
+- ``proposal_exercise``: exercise 4.3, a mixture with at most ``POEMS_CAP`` poems that loses nothing to uniform.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import sweep
+from .book.exercises import Experiment
 from .book.report import md_table
-from .ch04 import FIT_MIXTURES, FLOOR, HELD_OUT, SEEDS, natural_mixture, per_domain
+from .ch04 import FIT_MIXTURES, FLOOR, HELD_OUT, SEEDS, natural_mixture, per_domain, run_mixture
 from .mixture import DOMAINS, Mixture
 from .scaling import MixingLawFit, best_mixture, fit_mixing_law
 
@@ -122,4 +126,76 @@ def paper_table(published: dict, laws: list[MixingLawFit], evidence: dict, pick_
     return md_table(["", f"{ye['name']}", "ours"], rows)
 
 
+RANK_WIDTH = 128  # the larger models that rank the same mixtures: 4 times the proxies' non-embedding parameters
+
+
+def rank_mixtures() -> list[str]:
+    """The mixtures ranked at two sizes: the held-out ones, the uniform and the natural."""
+    return [*HELD_OUT, str(Mixture.uniform()), str(natural_mixture())]
+
+
+def rank_evidence(law_rows: list[dict], rank_rows: list[dict]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Each of ``rank_mixtures`` with its mean loss over the domains at the proxies' size (``ch04_law``, seed 0)
+    and at ``RANK_WIDTH`` (``ch04_rank``, seed 0)."""
+
+    def seed0(rows):
+        mixes, _, losses = per_domain([r for r in rows if r["seed"] == 0])
+        return dict(zip(mixes, losses.mean(axis=1)))
+
+    small, large = seed0(law_rows), seed0(rank_rows)
+    names = rank_mixtures()
+    return names, np.array([small[m] for m in names]), np.array([large[m] for m in names])
+
+
+def rank_correlation(small: np.ndarray, large: np.ndarray) -> float:
+    """Spearman's rank correlation between the two sizes' losses over the same mixtures (``scipy.stats``)."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(small, large).statistic)
+
+
+def rank_table(names: list[str], small: np.ndarray, large: np.ndarray):
+    """The mixtures in the proxies' order: mean loss and rank at each size."""
+    rank_s, rank_l = small.argsort().argsort() + 1, large.argsort().argsort() + 1
+    order = np.argsort(small)
+    rows = [[names[i], f"{small[i]:.3f}", int(rank_s[i]), f"{large[i]:.3f}", int(rank_l[i])] for i in order]
+    return md_table(["mixture", "mean loss, proxy (64 wide)", "rank", f"mean loss, {RANK_WIDTH} wide", "rank"], rows)
+
+
+POEMS_CAP = 0.2  # exercise 4.3: a mixture with at most this share of poems
+
+
+def proposal_exercise(evidence: dict) -> Experiment:
+    """Exercise 4.3: propose a mixture (text, e.g. "kjv=0.3,code=0.3,docs=0.3,poems=0.1") with at most
+    ``POEMS_CAP`` poems whose mean loss over the domains is no worse than the uniform mixture's beyond
+    ``K_SEEDS`` of its seed standard deviations; the checker trains one proxy on it (about 10 s)."""
+    means = evidence["uniform"].mean(axis=1)
+    limit = means.mean() + K_SEEDS * means.std(ddof=1)
+
+    def verify(proposal):
+        mix = Mixture.of(proposal) if isinstance(proposal, str) else proposal
+        if mix.weight("poems") > POEMS_CAP + 1e-9:
+            return False, f"{mix} gives the poems {mix.weight('poems'):.0%}, more than {POEMS_CAP:.0%}"
+        _, losses = run_mixture(str(mix), seed=0)
+        mean = float(np.mean([losses[d] for d in DOMAINS]))
+        ok = mean <= limit
+        verdict = "no worse than uniform within the noise" if ok else "worse than uniform beyond the noise"
+        return ok, f"{mix}: mean loss {mean:.3f} against uniform's {means.mean():.3f} (limit {limit:.3f}): {verdict}"
+
+    return Experiment(
+        "4.3 less poetry, no loss",
+        verify=verify,
+        hints=(
+            "the law can search for you: best_mixture takes a per-domain upper bound",
+            "from helpers.scaling import best_mixture; then "
+            "best_mixture(laws, low=ch04.FLOOR, high=[0.88, 0.88, 0.88, 0.2])",
+        ),
+    )
+
+
+sweep.register_grid(
+    "ch04_rank",
+    full=[{"recipe": "mix_lm", "mix": m, "d_model": RANK_WIDTH} for m in rank_mixtures()],
+    quick=[{"recipe": "mix_lm", "mix": "kjv=1", "d_model": RANK_WIDTH, "steps": 60}],
+)
 sweep.register_grid("ch04_pick", full=_pick_points(), quick=[{"recipe": "mix_lm", "mix": "kjv=1", "steps": 60}])

@@ -141,6 +141,20 @@ class RunOutput(Config):
             value = getattr(self, name)
             yield value is None or isinstance(value, dict), name, "must be a dict (JSON) or None"
 
+    @classmethod
+    def of_training(cls, result, seed: int, metrics: dict | None = None) -> RunOutput:
+        """The report of a language-model run: a ``helpers.train.TrainResult``, the seed it was trained with and
+        its ``metrics``; steps, tokens, compute, final losses and the validation curve come from its history."""
+        h = result.history
+        steps = len(h.train_loss)
+        tokens = steps * h.tokens_per_step
+        return cls(
+            seed=seed, steps=steps, seconds=h.seconds, non_embedding=result.model.param_counts()["non_embedding"],
+            final_train=h.eval_train[-1], final_val=h.final_val, tokens=tokens, flops=h.flops_per_token * tokens,
+            curve={"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]}, metrics=metrics,
+            device=result.device.type,
+        )  # fmt: skip
+
 
 def corpus_named(name: str = "kjv") -> Corpus:
     """The corpus registered as ``name``, built once per process (tokenizing 4M characters takes seconds)."""
@@ -175,24 +189,10 @@ def lm_experiment(
         train_cfg = replace(train_cfg, device=device, progress=False)
         callbacks = interventions(corpus, **point) if interventions is not None else []
         result = train(model_cfg, train_cfg, corpus, cache=cache, callbacks=callbacks)
-        h = result.history
-        tokens = train_cfg.steps * h.tokens_per_step
         metrics = evaluator(result.model, corpus) if evaluator is not None else None
         if observer is not None:
             metrics = {**(metrics or {}), **observer(result, corpus)}
-        return RunOutput(
-            seed=train_cfg.seed,
-            steps=train_cfg.steps,
-            seconds=h.seconds,
-            non_embedding=result.model.param_counts()["non_embedding"],
-            final_train=h.eval_train[-1],
-            final_val=h.final_val,
-            tokens=tokens,
-            flops=h.flops_per_token * tokens,
-            curve={"step": h.eval_step, "val": [round(v, 5) for v in h.eval_val]},
-            metrics=metrics,
-            device=result.device.type,
-        )
+        return RunOutput.of_training(result, train_cfg.seed, metrics)
 
     run.recipe = recipe  # the recipe stays reachable, e.g. for a notebook that shows its configs
     return run

@@ -93,3 +93,16 @@ def test_the_law_is_fitted_checked_and_picks_from_the_cached_rows():
 def test_the_domain_table_lists_every_domain():
     table = ch04.domain_table().data
     assert all(f"| {d} |" in table for d in DOMAINS) and "2.82" in table
+
+
+def test_doremi_reweights_from_a_reference_and_a_main_run_is_watched_per_domain():
+    from helpers import ch04_doremi
+
+    game, mix = ch04_doremi.doremi_weights(seed=0, steps=60, device="cpu", progress=False, cache=False)
+    assert len(game.weights) == 60 and mix.names == DOMAINS and abs(sum(mix.weights) - 1) < 1e-6
+    assert mix != Mixture.uniform()  # the game moved the weights
+    result, watch = ch04_doremi.main_run(mix, seed=0, steps=60, device="cpu", progress=False)
+    assert watch.steps == [25, 50, 60] and set(watch.records[-1]) == set(DOMAINS)
+    assert result.model.cfg.d_model == ch04_doremi.MAIN_WIDTH
+    grid = sweep.GRIDS["ch04_doremi"]["full"]
+    assert sum(p["recipe"] == "doremi_lm" for p in grid) == len(ch04.SEEDS) and len(grid) == 10

@@ -192,6 +192,20 @@ PUBLISHED = {
         "longer": 0.48,
         "cite": "ye2024data",
     },
+    # Xie et al. 2023, DoReMi: a proxy trained with group DRO against a reference reweights the domains; the weights
+    # train a larger model. The update's step size is 1 in the reference implementation, its smoothing 1e-3 in the
+    # released 120M run script (scripts/runs/run_pile_doremi120M.sh; the argument's default is 1e-4)
+    "doremi": {
+        "name": "Xie et al. 2023 (DoReMi)",
+        "few_shot_points": 6.5,
+        "speedup": 2.6,
+        "eta": 1.0,
+        "smoothing": 1e-3,
+        "cite": "xie2023doremi",
+    },
+    # Liu et al. 2024, RegMix: 512 proxies of 1M parameters on Dirichlet-sampled mixtures and a regression; assumes
+    # that the ranking of mixtures holds across model sizes
+    "regmix": {"name": "Liu et al. 2024 (RegMix)", "proxies": 512, "proxy_params": 1e6, "cite": "liu2024regmix"},
     # Takase et al. 2023: loss spikes follow a sudden growth of the gradient norm
     "takase": {"name": "Takase et al. 2023", "cite": "takase2023spike"},
 }
