@@ -15,7 +15,8 @@ worst-domain excess is what DoReMi sets out to lower.
 - the experiment ``doremi_lm`` and the grid ``ch04_doremi``: per seed, DoReMi's mixture and the main model
   trained on it; the uniform main model and the specialists over seeds, through ``mix_lm`` at ``MAIN_WIDTH``;
 - ``DomainEval``: a trainer callback that records the loss on every domain at each evaluation;
-- ``doremi_evidence``, ``worst_excess``, ``steps_to_reach`` and ``doremi_table``: the cached grid read back.
+- ``doremi_evidence``, ``worst_excess``, ``steps_to_reach``, ``doremi_table`` and ``paper_table``: the cached
+  grid read back.
 """
 
 from __future__ import annotations
@@ -150,3 +151,19 @@ def doremi_table(evidence: dict):
                  f"{wd.mean():+.3f} ± {wd.std(ddof=1):.3f}"])  # fmt: skip
     headers = ["domain", "DoReMi weight", "main, uniform", "main, DoReMi", "specialist"]
     return md_table([*headers, "excess, uniform", "excess, DoReMi"], rows)
+
+
+def paper_table(published: dict, evidence: dict, reach: list):
+    """DoReMi's published result beside ours: the update, what the main model gained, and how much sooner it
+    reached the default mixture's result."""
+    paper, steps = published["doremi"], len(evidence["trajectories"][0]) * 10
+    uni, dor = evidence["uniform"].mean(axis=1), evidence["doremi"].mean(axis=1)
+    fastest = max(steps / r for r in reach if r) if any(reach) else float("nan")
+    rows = [
+        ["weight update: step η, smoothing c", f"η = {paper['eta']:g}, c = {paper['smoothing']:g} (its 120M script)",
+         f"η = {ETA:g}, c = {SMOOTHING:g}"],
+        ["main model vs the default mixture", f"+{paper['few_shot_points']} points of average few-shot accuracy",
+         f"{uni.mean() - dor.mean():+.3f} nats/byte mean loss vs uniform (seed sd {uni.std(ddof=1):.3f})"],
+        ["reaching the default's result", f"{paper['speedup']}× faster", f"at most {fastest:.1f}× faster"],
+    ]  # fmt: skip
+    return md_table(["", paper["name"], "ours"], rows)

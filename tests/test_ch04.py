@@ -106,3 +106,45 @@ def test_doremi_reweights_from_a_reference_and_a_main_run_is_watched_per_domain(
     assert result.model.cfg.d_model == ch04_doremi.MAIN_WIDTH
     grid = sweep.GRIDS["ch04_doremi"]["full"]
     assert sum(p["recipe"] == "doremi_lm" for p in grid) == len(ch04.SEEDS) and len(grid) == 10
+
+
+def test_rank_and_doremi_readers_on_small_inputs():
+    from helpers import ch04_doremi, ch04_law
+
+    assert ch04_law.rank_correlation(np.array([1.0, 2.0, 3.0]), np.array([10.0, 30.0, 20.0])) == pytest.approx(0.5)
+    table = ch04_law.rank_table(["a", "b", "c"], np.array([3.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])).data
+    assert table.index("| b |") < table.index("| c |") < table.index("| a |")  # in the proxies' order
+    assert ch04_doremi.worst_excess([[2.0, 3.0], [2.5, 2.5]], [1.0, 2.5]).tolist() == [1.0, 1.5]
+    curve = {"step": [25, 50, 75], **{d: [3.0, 2.0, 1.0] for d in DOMAINS}}
+    assert ch04_doremi.steps_to_reach(curve, 2.0) == 50 and ch04_doremi.steps_to_reach(curve, 0.5) is None
+
+
+def test_the_proposal_exercise_refuses_too_much_poetry_before_training():
+    from helpers import ch04_law
+
+    evidence = {"uniform": np.full((3, 4), 2.6) + np.arange(3)[:, None] * 0.01}
+    ex = ch04_law.proposal_exercise(evidence)
+    ok, report = ex.verify("kjv=0.2,code=0.2,docs=0.2,poems=0.4")
+    assert not ok and "40%" in report
+
+
+def test_the_cached_doremi_and_rank_grids_read_back():
+    from helpers import ch04_doremi, ch04_law
+    from helpers.book.papers import PUBLISHED
+    from helpers.sweep import load_sweep
+
+    dor = ch04_doremi.doremi_evidence(load_sweep("ch04_doremi"))
+    assert len(dor["mixtures"]) == 3 and dor["uniform"].shape == dor["doremi"].shape == (3, 4)
+    assert dor["specialists"].shape == (4,) and dor["trajectories"][0].shape == (30, 4)
+    assert "worst domain" in ch04_doremi.doremi_table(dor).data
+    reach = [ch04_doremi.steps_to_reach(c, dor["uniform"].mean()) for c in dor["curves"]]
+    assert "DoReMi" in ch04_doremi.paper_table(PUBLISHED, dor, reach).data
+    assert len(ch04_figures_axes(dor)) == 2
+    names, small, large = ch04_law.rank_evidence(load_sweep("ch04_law"), load_sweep("ch04_rank"))
+    assert len(names) == len(small) == len(large) == 10 and -1 <= ch04_law.rank_correlation(small, large) <= 1
+
+
+def ch04_figures_axes(dor):
+    from helpers import ch04_figures
+
+    return ch04_figures.plot_doremi(dor).axes

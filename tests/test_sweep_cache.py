@@ -1,7 +1,7 @@
 """The cached sweeps stay honest: re-train the cheapest points of each and compare.
 
 A cached CSV is only trustworthy while today's code still produces it. For every chapter-2 sweep this re-trains its
-two cheapest points, and for chapter 3's learning-rate, spike and repeated-data sweeps, chapter 4's three grids,
+two cheapest points, and for chapter 3's learning-rate, spike and repeated-data sweeps, chapter 4's five grids,
 chapter 6's family and each of chapter 9's grids their cheapest point, whose task scores must agree too (the seed
 sweeps of chapters 1 and 2
 are re-checked by their notebooks, which re-train seed 0 live, and chapter 6 re-trains three more of its points
@@ -58,7 +58,7 @@ CHECKED = {
     "ch03_ladder": 1,
     "ch06_family": 1,
     **{n: 1 for n in ("ch09_formats", "ch09_multiplication", "ch09_length", "ch09_scale", "ch09_code")},
-    **{n: 1 for n in ("ch04_transfer", "ch04_law", "ch04_pick")},
+    **{n: 1 for n in ("ch04_transfer", "ch04_law", "ch04_pick", "ch04_rank", "ch04_doremi")},
 }
 
 
