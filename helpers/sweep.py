@@ -142,11 +142,12 @@ class RunOutput(Config):
             yield value is None or isinstance(value, dict), name, "must be a dict (JSON) or None"
 
     @classmethod
-    def of_training(cls, result, seed: int, metrics: dict | None = None) -> RunOutput:
+    def of_training(cls, result, seed: int, metrics: dict | None = None, steps: int | None = None) -> RunOutput:
         """The report of a language-model run: a ``helpers.train.TrainResult``, the seed it was trained with and
-        its ``metrics``; steps, tokens, compute, final losses and the validation curve come from its history."""
+        its ``metrics``; ``steps`` (default: the steps its history recorded), tokens, compute, final losses and
+        the validation curve come from its history and configuration."""
         h = result.history
-        steps = len(h.train_loss)
+        steps = len(h.train_loss) if steps is None else steps
         tokens = steps * h.tokens_per_step
         return cls(
             seed=seed, steps=steps, seconds=h.seconds, non_embedding=result.model.param_counts()["non_embedding"],
@@ -192,7 +193,7 @@ def lm_experiment(
         metrics = evaluator(result.model, corpus) if evaluator is not None else None
         if observer is not None:
             metrics = {**(metrics or {}), **observer(result, corpus)}
-        return RunOutput.of_training(result, train_cfg.seed, metrics)
+        return RunOutput.of_training(result, train_cfg.seed, metrics, steps=train_cfg.steps)
 
     run.recipe = recipe  # the recipe stays reachable, e.g. for a notebook that shows its configs
     return run
