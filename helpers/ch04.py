@@ -7,7 +7,8 @@
   and half, ``SEEDS`` each: the transfer between domains (``transfer_table``);
 - the grid ``ch04_law``: proxies on ``FIT_MIXTURES`` (to fit Ye et al.'s mixing law) and ``HELD_OUT``
   mixtures (to test its predictions), and the uniform and natural mixtures over ``SEEDS``;
-- ``domain_table``: the four domains at a glance; ``natural_mixture``: the proportions of the domains' sizes;
+- ``domain_table``: the four domains at a glance; ``rounded``: a mixture to 3 decimals; ``natural_mixture``: the
+  proportions of the domains' sizes;
   ``law_mixtures``: the fitted and held-out sets;
 - ``per_domain``: a grid's per-domain losses as arrays, one row per run.
 """
@@ -87,22 +88,23 @@ def natural_mixture() -> Mixture:
     """The domains in proportion to their sizes in bytes: what concatenating the four texts would give."""
     sizes = {name: len(load_text(name).encode("utf-8")) for name in DOMAINS}
     total = sum(sizes.values())
-    return Mixture.of(_rounded({n: s / total for n, s in sizes.items()}))
+    return rounded({n: s / total for n, s in sizes.items()})
 
 
-def _rounded(weights: dict[str, float]) -> dict[str, float]:
-    """Proportions to 3 decimals that still sum to 1 (the last one takes the rounding)."""
+def rounded(weights) -> Mixture:
+    """A ``Mixture`` from ``weights`` (a mapping of domain to share, in order) with every share to 3 decimals,
+    the last taking what rounding leaves so that they still sum to 1."""
     names = list(weights)
-    out = {n: round(weights[n], 3) for n in names[:-1]}
+    out = {n: round(float(weights[n]), 3) for n in names[:-1]}
     out[names[-1]] = round(1 - sum(out.values()), 3)
-    return out
+    return Mixture.of(out)
 
 
 def law_mixtures(n: int, seed: int) -> list[str]:
     """``n`` mixtures of the four domains drawn from a flat Dirichlet, each share at least ``FLOOR``."""
     rng = np.random.default_rng(seed)
     draws = FLOOR + (1 - FLOOR * len(DOMAINS)) * rng.dirichlet(np.ones(len(DOMAINS)), size=n)
-    return [str(Mixture.of(_rounded(dict(zip(DOMAINS, row))))) for row in draws]
+    return [str(rounded(dict(zip(DOMAINS, row)))) for row in draws]
 
 
 FIT_MIXTURES = law_mixtures(N_FIT, seed=4)

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import sweep
 from .book.report import md_table
-from .ch04 import DOMAINS, EVAL_BATCHES, SEEDS, SINGLES, STEPS, mix_lm
+from .ch04 import DOMAINS, EVAL_BATCHES, SEEDS, SINGLES, STEPS, mix_lm, rounded
 from .doremi import DoReMi
 from .mixture import Mixture, domain_losses, load_domains, mixed_corpus
 from .sweep import RunOutput
@@ -63,9 +63,7 @@ def doremi_weights(
     game = DoReMi(reference, sampling=Mixture.uniform().weights, eta=ETA, smoothing=SMOOTHING)
     proxy_cfg = replace(train_cfg, seed=seed + PROXY_SEED, desc=f"DoReMi proxy, seed {seed}")
     train(model_cfg, proxy_cfg, uniform, callbacks=[game])
-    shares = [round(w, 3) for w in game.average]
-    shares[-1] = round(1 - sum(shares[:-1]), 3)
-    return game, Mixture(DOMAINS, tuple(shares))
+    return game, rounded(dict(zip(DOMAINS, game.average)))
 
 
 def main_run(mix: Mixture | str, seed: int = 0, steps: int = STEPS, device: str = "auto", progress: bool = True):

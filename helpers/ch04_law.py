@@ -21,7 +21,7 @@ import numpy as np
 from . import sweep
 from .book.exercises import Experiment
 from .book.report import md_table
-from .ch04 import FIT_MIXTURES, FLOOR, HELD_OUT, SEEDS, natural_mixture, per_domain, run_mixture
+from .ch04 import FIT_MIXTURES, FLOOR, HELD_OUT, SEEDS, natural_mixture, per_domain, rounded, run_mixture
 from .mixture import DOMAINS, Mixture
 from .scaling import MixingLawFit, best_mixture, fit_mixing_law
 
@@ -65,9 +65,7 @@ def held_out(laws: list[MixingLawFit], evidence: dict) -> tuple[np.ndarray, np.n
 def pick(laws: list[MixingLawFit]) -> Mixture:
     """The mixture that minimises the laws' mean loss over the domains, within the proxies' range, to 3 decimals."""
     r = best_mixture(laws, low=FLOOR, high=1 - (len(DOMAINS) - 1) * FLOOR)
-    shares = np.round(r, 3)
-    shares[-1] = round(1 - shares[:-1].sum(), 3)
-    return Mixture(DOMAINS, tuple(float(s) for s in shares))
+    return rounded(dict(zip(DOMAINS, r)))
 
 
 def _pick_points() -> list[dict]:

@@ -148,3 +148,8 @@ def ch04_figures_axes(dor):
     from helpers import ch04_figures
 
     return ch04_figures.plot_doremi(dor).axes
+
+
+def test_rounded_keeps_three_decimals_and_a_sum_of_one():
+    mix = ch04.rounded({"kjv": 1 / 3, "code": 1 / 3, "docs": 1 / 3})
+    assert mix.weights == (0.333, 0.333, 0.334)
