@@ -90,6 +90,51 @@ def test_the_law_is_fitted_checked_and_picks_from_the_cached_rows():
     assert fig.axes[0].get_xlabel().startswith("predicted")
 
 
+def _toy_laws():
+    """Laws whose loss on each domain falls with its own share (t = -1 on it) and nothing else."""
+    from helpers.scaling import MixingLawFit
+
+    return [MixingLawFit(2.0, 1.0, tuple(-1.0 if i == j else 0.0 for i in range(4)), 1.0, 0.0, 0.0) for j in range(4)]
+
+
+def test_law_prediction_normalises_weights_and_refuses_bad_ones():
+    from helpers import ch04_figures
+
+    r, loss = ch04_figures.law_prediction(_toy_laws(), [2, 1, 1, 0])
+    assert np.allclose(r, [0.5, 0.25, 0.25, 0]) and np.allclose(loss, 2 + np.exp(-r))
+    assert ch04_figures.outside_range(r) == ["poems"] and ch04_figures.outside_range(np.full(4, 0.25)) == []
+    for bad in ([0, 0, 0, 0], [1, -1, 1, 1], [1, 1, 1]):
+        with pytest.raises(ValueError, match="non-negative"):
+            ch04_figures.law_prediction(_toy_laws(), bad)
+
+
+def test_share_curves_move_one_domain_and_split_the_rest():
+    from helpers import ch04_figures
+
+    shares, curves = ch04_figures.share_curves(_toy_laws(), n=5)
+    assert shares[0] == pytest.approx(ch04.FLOOR) and shares[-1] == pytest.approx(1 - 3 * ch04.FLOOR)
+    assert curves.shape == (4, 5, 4)
+    assert np.allclose(curves[1][:, 1], 2 + np.exp(-shares))  # its own share, on its own law
+    assert np.allclose(curves[1][:, 0], 2 + np.exp(-(1 - shares) / 3))  # the others split the rest
+    assert len(ch04_figures.plot_shares(_toy_laws()).axes) == 4
+
+
+def test_mixture_explorer_redraws_and_flags_extrapolation():
+    from helpers import ch04_figures
+
+    view = ch04_figures.mixture_explorer(_toy_laws())
+    assert repr(view).startswith("[mixture explorer: interactive")
+    (kjv, code), (docs, poems) = view.children[0].children, view.children[1].children
+    image, note = view.children[2], view.children[3]
+    first = image.value
+    assert "within the proxies' range" in note.value
+    poems.value = 0.0
+    assert image.value != first and "for poems" in note.value
+    for s in (kjv, code, docs):
+        s.value = 0.0
+    assert "All four weights are 0" in note.value
+
+
 def test_the_domain_table_lists_every_domain():
     table = ch04.domain_table().data
     assert all(f"| {d} |" in table for d in DOMAINS) and "2.82" in table
