@@ -15,6 +15,7 @@ def generate(
     temperature: float = 1.0,
     top_k: int | None = None,
     generator: torch.Generator | None = None,
+    stop: int | None = None,
 ) -> torch.Tensor:
     """Extend ``idx`` (shape ``(B, T)``) by ``max_new_tokens`` sampled tokens.
 
@@ -33,6 +34,7 @@ def generate(
     model.eval()
     device = next(model.parameters()).device
     idx = idx.to(device)
+    done = None  # rows that have produced ``stop``
     for _ in range(max_new_tokens):
         logits, _ = model(idx[:, -model.cfg.context :])
         logits = logits[:, -1, :].float()
@@ -46,6 +48,10 @@ def generate(
             probs = torch.softmax(logits, dim=-1).cpu()
             nxt = torch.multinomial(probs, 1, generator=generator).to(device)
         idx = torch.cat([idx, nxt], dim=1)
+        if stop is not None:
+            done = nxt[:, 0] == stop if done is None else done | (nxt[:, 0] == stop)
+            if bool(done.all()):
+                break
     model.train(was_training)
     return idx
 

@@ -27,6 +27,15 @@ def test_greedy_equals_top1_and_seeded_sampling_reproduces(model):
     assert torch.equal(a, b)
 
 
+def test_generation_stops_once_every_row_has_made_the_stop_token(model):
+    start = torch.zeros(3, 1, dtype=torch.long)
+    full = generate(model, start, 30, temperature=0)
+    token = int(full[0, 1])  # the first row makes it at once; the others when they do
+    short = generate(model, start, 30, temperature=0, stop=token)
+    last = max(int((row[1:] == token).nonzero()[0]) + 1 if (row[1:] == token).any() else 30 for row in full)
+    assert short.shape[1] == 1 + last and torch.equal(short, full[:, : short.shape[1]])
+
+
 def test_sample_text_and_errors(model):
     tok = CharTokenizer("abcdefghijk\n")
     text = sample_text(model, tok, prompt="ab", max_new_tokens=5, seed=1)

@@ -1,0 +1,235 @@
+"""Instruction data from chapter 8's tasks: exact splits, a prompt format, and a corpus for the one trainer.
+
+- ``render``: the prompt a model reads (``Task:`` instruction, ``Input:``, ``Answer:``) and the response it
+  should write (a space, the answer, a newline that ends it);
+- ``InstructionSet``: which clusters train and which are held out, how many examples per task and how many
+  of each task's templates training may use; ``examples(split)`` draws them, reproducibly, with no test
+  input also in training;
+- ``encode``, ``PackedSampler``, ``InstructionCorpus`` / ``instruction_corpus``: the examples shuffled into one
+  stream of byte ids, windows that start at an example and pack the next ones after it, and targets that
+  are ``IGNORE`` on the prompts (loss on the responses only) unless ``train_prompt``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..config import Config, positive_int
+from ..data import Corpus, sha256_bytes
+from ..tokenizer import ByteTokenizer
+from .tasks import BY_NAME, CLUSTERS, Task
+from .tasks import task as task_named
+
+IGNORE = -100  # a target the loss skips (``torch.nn.functional.cross_entropy``'s ignore_index)
+FORMAT_VERSION = 1  # part of every corpus fingerprint: bump it when ``render`` changes
+
+
+@dataclass(frozen=True)
+class Example:
+    """One instruction example: its task, the template's index, the input and the answer."""
+
+    task: str
+    template: int
+    input: str
+    answer: str
+
+    @property
+    def prompt(self) -> str:
+        """What the model reads."""
+        return render(BY_NAME[self.task].templates[self.template], self.input)
+
+    @property
+    def response(self) -> str:
+        """What the model should write after the prompt: the answer and the newline that ends it."""
+        return f" {self.answer}\n"
+
+
+def render(instruction: str, text: str) -> str:
+    """The prompt for ``instruction`` applied to ``text``."""
+    return f"Task: {instruction}\nInput: {text}\nAnswer:"
+
+
+def _rng(*parts) -> np.random.Generator:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+@dataclass(frozen=True)
+class InstructionSet(Config):
+    """Tasks split by cluster: ``train_clusters`` are tuned on, ``held_out`` only tested, zero-shot.
+
+    ``per_task`` training examples per training task (``tasks`` narrows the training tasks to those named);
+    training uses the first ``train_templates`` templates of each task, and every test set draws from all of
+    them, so ``split="test"`` on a training task mixes seen and unseen instructions (``"unseen"`` keeps only
+    the unseen ones). ``n_test`` test examples per task. Everything is fixed by ``seed``."""
+
+    train_clusters: tuple[str, ...]
+    held_out: tuple[str, ...]
+    per_task: int = 200
+    train_templates: int = 2
+    n_test: int = 50
+    tasks: tuple[str, ...] | None = None
+    seed: int = 0
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def rules(self):
+        known = ", ".join(CLUSTERS)
+        yield all(c in CLUSTERS for c in self.train_clusters), "train_clusters", f"the clusters are {known}"
+        yield all(c in CLUSTERS for c in self.held_out), "held_out", f"the clusters are {known}"
+        yield not set(self.train_clusters) & set(self.held_out), "held_out", "must not share a cluster with training"
+        yield len(self.held_out) > 0, "held_out", "hold out at least one cluster to test zero-shot"
+        yield positive_int(self.per_task), "per_task", "need at least 1 example per training task"
+        yield positive_int(self.n_test), "n_test", "need at least 1 test example per task"
+        yield positive_int(self.train_templates), "train_templates", "training needs at least 1 template"
+        in_training = {t for c in self.train_clusters for t in CLUSTERS[c]}
+        yield (
+            self.tasks is None or (len(self.tasks) > 0 and set(self.tasks) <= in_training),
+            "tasks",
+            f"name tasks of the training clusters: {', '.join(sorted(in_training))}",
+        )
+
+    @property
+    def train_tasks(self) -> tuple[str, ...]:
+        """The tasks tuned on."""
+        names = tuple(t for c in self.train_clusters for t in CLUSTERS[c])
+        return names if self.tasks is None else tuple(t for t in names if t in self.tasks)
+
+    @property
+    def held_out_tasks(self) -> tuple[str, ...]:
+        """The tasks of the held-out clusters."""
+        return tuple(t for c in self.held_out for t in CLUSTERS[c])
+
+    def examples(self, split: str, task: str | None = None) -> list[Example]:
+        """``"train"``: every training task's examples, task by task, none with a test input (an input may
+        repeat; a smaller ``per_task`` gives the first examples of a larger one). ``"test"``: ``n_test``
+        distinct inputs per task of ``task`` (default: every training and held-out task), the same whatever
+        the training set; ``"unseen"``: the same inputs, worded only by the templates training never used."""
+        if split not in ("train", "test", "unseen"):
+            raise ValueError(f"split={split!r}: choose 'train', 'test' or 'unseen'")
+        names = (task,) if task is not None else self.train_tasks + self.held_out_tasks
+        if split == "train":
+            names = self.train_tasks if task is None else names
+        out = []
+        for name in names:
+            out.extend(self._draw(task_named(name), split))
+        return out
+
+    def _draw(self, t: Task, split: str) -> list[Example]:
+        key = (t.name, split)
+        if key in self._cache:
+            return self._cache[key]
+        if split == "train" and t.name not in self.train_tasks:
+            return []
+        lo = self.train_templates if split == "unseen" else 0
+        hi = min(self.train_templates, len(t.templates)) if split == "train" else len(t.templates)
+        if lo >= hi:
+            raise ValueError(
+                f"task {t.name!r} has {len(t.templates)} templates and training uses {self.train_templates}: "
+                "none is left unseen; lower train_templates"
+            )
+        # the test inputs come first, from their own stream, so they never depend on the training set's size
+        test = split != "train"
+        avoid = set() if test else {e.input for e in self._draw(t, "test")}
+        rng = _rng(t.name, "test" if test else "train", self.seed)
+        wording = _rng(t.name, split, self.seed, "templates")  # its own stream: "unseen" keeps test's inputs
+        want = self.n_test if test else self.per_task
+        got: list[Example] = []
+        for _ in range(50 * want):
+            if len(got) == want:
+                break
+            text, answer = t.make(rng)
+            template = int(wording.integers(lo, hi))
+            if text not in avoid:
+                got.append(Example(t.name, template, text, answer))
+                if test:  # test inputs are distinct; training may repeat one
+                    avoid.add(text)
+        if len(got) < want:
+            raise ValueError(f"task {t.name!r}: could not draw {want} distinct {split} inputs; ask for fewer")
+        self._cache[key] = got
+        return got
+
+
+def encode(examples: list[Example], context: int, train_prompt: bool = False, seed: int = 0):
+    """``examples`` in a shuffled order (fixed by ``seed``) as one stream of byte ids, with ``keep``, whether
+    each id is a target the loss counts (the responses, or everything with ``train_prompt``), and ``starts``,
+    where each example begins. ``ValueError`` when an example does not fit in ``context`` + 1 bytes."""
+    tok = ByteTokenizer()
+    ids, keep, starts = [], [], []
+    for i in np.random.default_rng(seed).permutation(len(examples)):
+        e = examples[i]
+        p, r = tok.encode(e.prompt), tok.encode(e.response)
+        if len(p) + len(r) > context + 1:
+            raise ValueError(
+                f"an example of task {e.task!r} takes {len(p) + len(r)} bytes; the model's context is {context}: "
+                "use a longer context"
+            )
+        starts.append(len(ids))
+        ids += p + r
+        keep += [train_prompt] * len(p) + [True] * len(r)
+    return torch.tensor(ids, dtype=torch.long), torch.tensor(keep), torch.tensor(starts, dtype=torch.long)
+
+
+class PackedSampler:
+    """Windows of ``context + 1`` ids from a stream of examples, each starting where an example starts (so
+    one begins every window, and the next follow it, packed); targets the loss does not count are
+    ``IGNORE``."""
+
+    def __init__(self, ids, keep, starts, context: int, batch_size: int, seed: int = 0):
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}: must be at least 1")
+        self.starts = starts[starts + context + 1 <= len(ids)]
+        if len(self.starts) == 0:
+            raise ValueError(f"{len(ids)} ids of examples do not fill one window of {context + 1}: add examples")
+        self.ids, self.keep, self.context, self.batch_size = ids, keep, context, batch_size
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One batch ``(x, y)``, each ``(batch_size, context)``."""
+        s = self.starts[torch.randint(len(self.starts), (self.batch_size,), generator=self.gen)]
+        pos = s[:, None] + torch.arange(self.context + 1)
+        window, keep = self.ids[pos], self.keep[pos]
+        return window[:, :-1], window[:, 1:].masked_fill(~keep[:, 1:], IGNORE)
+
+    def state_dict(self) -> dict:
+        """The generator's state, for a checkpoint."""
+        return {"gen": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state from ``state_dict``."""
+        self.gen.set_state(state["gen"])
+
+
+@dataclass(repr=False)
+class InstructionCorpus(Corpus):
+    """An ``InstructionSet``'s training examples, packed, for the trainer; ``val`` holds the test examples
+    of the training tasks (held-in), which the trainer's evaluation reads."""
+
+    keep: dict | None = None  # split -> which ids are counted targets
+    starts: dict | None = None  # split -> where each example begins
+    dataset: InstructionSet | None = None
+
+    def sampler(self, split: str, context: int, batch_size: int, seed: int = 0) -> PackedSampler:
+        """Packed windows of ``split`` ("train" or "val")."""
+        if split not in ("train", "val"):
+            raise ValueError(f"split={split!r}: choose 'train' or 'val'")
+        return PackedSampler(getattr(self, split), self.keep[split], self.starts[split], context, batch_size, seed)
+
+
+def instruction_corpus(dataset: InstructionSet, context: int, train_prompt: bool = False) -> InstructionCorpus:
+    """``dataset`` as a corpus for ``helpers.train.train``; its fingerprint covers the set, the format and
+    ``train_prompt``, so a cached run is reused only for the same data."""
+    held_in = [e for t in dataset.train_tasks for e in dataset.examples("test", t)]
+    parts = {
+        split: encode(examples, context, train_prompt, seed=dataset.seed)
+        for split, examples in (("train", dataset.examples("train")), ("val", held_in))
+    }
+    ids = {split: p[0] for split, p in parts.items()}
+    text = f"{dataset!r}|{train_prompt}|format {FORMAT_VERSION}".encode() + ids["train"].numpy().tobytes()
+    return InstructionCorpus(
+        "instructions", ByteTokenizer(), ids["train"], ids["val"], sha256_bytes(text),
+        keep={k: p[1] for k, p in parts.items()}, starts={k: p[2] for k, p in parts.items()}, dataset=dataset,
+    )  # fmt: skip

@@ -1,0 +1,101 @@
+"""Scoring a model on instruction examples: its greedy answers, exact match per task, and format following.
+
+- ``answers``: each example's prompt decoded greedily until a newline (or ``max_new`` bytes), batched by
+  prompt length so that no prompt is padded, each batch stopping once every row has ended;
+- ``exact_match``: the fraction of a task's examples answered exactly (surrounding spaces ignored);
+- ``option_choices``: for a classification task, the option the model finds likeliest as the whole response
+  (rank classification, as FLAN and T0 score such tasks), which reads the model's preference even when it
+  would not generate an option;
+- ``scores``: exact match per task for a list of examples, with the parse rate of structured-generation
+  tasks and the rank-classification accuracy of classification tasks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+
+from ..generate import generate
+from ..metrics import answer_logprob
+from ..tokenizer import ByteTokenizer
+from .data import Example
+from .tasks import BY_NAME
+
+NEWLINE = ord("\n")  # ends every response
+
+
+@torch.no_grad()
+def answers(model, examples: list[Example], max_new: int = 32, batch: int = 256) -> list[str]:
+    """The model's greedy answer to each example, without the prompt and the ending newline: at most
+    ``max_new`` bytes, and no more than the context leaves after the prompt."""
+    tok = ByteTokenizer()
+    prompts = [tok.encode(e.prompt) for e in examples]
+    if any(len(p) >= model.cfg.context for p in prompts):
+        longest = max(len(p) for p in prompts)
+        raise ValueError(f"a prompt of {longest} bytes leaves no room to answer in the context {model.cfg.context}")
+    by_len = defaultdict(list)
+    for i, p in enumerate(prompts):
+        by_len[len(p)].append(i)
+    out: list[str] = [""] * len(examples)
+    for length, idx in by_len.items():
+        for k in range(0, len(idx), batch):
+            chunk = idx[k : k + batch]
+            new = min(max_new, model.cfg.context - length)
+            seq = generate(model, torch.tensor([prompts[i] for i in chunk]), new, temperature=0, stop=NEWLINE)
+            seq = seq[:, length:]
+            for i, row in zip(chunk, seq.tolist()):
+                text = tok.decode(row)
+                out[i] = text.split("\n", 1)[0].strip()
+    return out
+
+
+def exact_match(said: list[str], examples: list[Example]) -> float:
+    """The fraction of ``examples`` whose answer equals what the model ``said``."""
+    if len(said) != len(examples) or not examples:
+        raise ValueError(f"need one answer per example, and some examples; got {len(said)} and {len(examples)}")
+    return sum(s == e.answer for s, e in zip(said, examples)) / len(examples)
+
+
+@torch.no_grad()
+def option_choices(model, examples: list[Example]) -> list[str]:
+    """Per example of a classification task, the option whose response (`` option`` and the newline) has the
+    highest log-probability after the prompt (``ValueError`` for a task without options)."""
+    tok = ByteTokenizer()
+    best = [("", float("-inf"))] * len(examples)
+    groups = defaultdict(list)
+    for i, e in enumerate(examples):
+        if not BY_NAME[e.task].options:
+            raise ValueError(f"task {e.task!r} has no options to rank")
+        groups[(e.task, len(tok.encode(e.prompt)))].append(i)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    for (name, _), idx in groups.items():
+        prompt = torch.tensor([tok.encode(examples[i].prompt) for i in idx], device=device)
+        for option in BY_NAME[name].options:
+            answer = torch.tensor([tok.encode(f" {option}\n")] * len(idx), device=device)
+            for i, lp in zip(idx, answer_logprob(model, prompt, answer).tolist()):
+                if lp > best[i][1]:
+                    best[i] = (option, lp)
+    model.train(was_training)
+    return [b[0] for b in best]
+
+
+def scores(model, examples: list[Example], max_new: int = 32) -> dict[str, dict[str, float]]:
+    """Per task: ``exact_match``; for a structured-generation task ``parses`` (the fraction of answers in the
+    task's format, right or wrong); for a classification task ``option_accuracy`` (``option_choices``)."""
+    said = answers(model, examples, max_new)
+    groups = defaultdict(list)
+    for s, e in zip(said, examples):
+        groups[e.task].append((s, e))
+    out = {}
+    for name, pairs in groups.items():
+        s, e = [p[0] for p in pairs], [p[1] for p in pairs]
+        row = {"exact_match": exact_match(s, e)}
+        if BY_NAME[name].pattern is not None:
+            row["parses"] = sum(BY_NAME[name].parses(x) for x in s) / len(s)
+        if BY_NAME[name].options:
+            row["option_accuracy"] = exact_match(option_choices(model, e), e)
+        out[name] = row
+    return out
