@@ -32,6 +32,7 @@ from .train import TrainConfig, train
 WIDTH, STEPS, SEEDS = 64, 300, (0, 1, 2)
 HALF = STEPS // 2  # a single domain for half the steps: the same data of it that a half-and-half pair sees
 FLOOR = 0.04  # every proxy mixture gives each domain at least this share, so every law sees every domain
+CEILING = 1 - (len(DOMAINS) - 1) * FLOOR  # so the largest share a proxy mixture can give a domain
 N_FIT, N_HELD_OUT = 20, 8
 EVAL_BATCHES = 8  # fixed validation batches of 32 x 64 bytes per domain
 

@@ -16,7 +16,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.patches import Patch
 
 from .book.plots import new_figure
-from .ch04 import FLOOR
+from .ch04 import CEILING, FLOOR
 from .ch04_transfer import UNIFORM_LOSS, gain_verdict
 from .mixture import DOMAINS
 
@@ -109,15 +109,14 @@ def law_prediction(laws, weights) -> tuple[np.ndarray, np.ndarray]:
 
 
 def outside_range(r: np.ndarray) -> list[str]:
-    """The domains whose share lies outside the proxies' range (``FLOOR`` to 1 − 3 ``FLOOR``), where a law
+    """The domains whose share lies outside the proxies' range (``FLOOR`` to ``CEILING``), where a law
     extrapolates."""
-    hi = 1 - (len(DOMAINS) - 1) * FLOOR
-    return [d for d, x in zip(DOMAINS, r) if not FLOOR - 1e-9 <= x <= hi + 1e-9]
+    return [d for d, x in zip(DOMAINS, r) if not FLOOR - 1e-9 <= x <= CEILING + 1e-9]
 
 
 def plot_prediction(laws, weights, ax=None):
     """Bars: the laws' predicted loss per domain for the mixture ``weights``; dashed outlines: the same for
-    the uniform mixture; the title gives the proportions and both mean losses."""
+    the uniform mixture; the tick labels give the proportions, the title both mean losses."""
     r, loss = law_prediction(laws, weights)
     _, base = law_prediction(laws, np.ones(len(DOMAINS)))
     if ax is None:
@@ -138,7 +137,7 @@ def plot_prediction(laws, weights, ax=None):
 def share_curves(laws, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """One domain's share at a time over the proxies' range (``n`` steps), the other three splitting the rest
     equally: the shares, and the laws' predicted losses ``(varied domain, step, domain)``."""
-    shares = np.linspace(FLOOR, 1 - (len(DOMAINS) - 1) * FLOOR, n)
+    shares = np.linspace(FLOOR, CEILING, n)
     curves = []
     for j in range(len(DOMAINS)):
         mixes = np.repeat(((1 - shares) / (len(DOMAINS) - 1))[:, None], len(DOMAINS), axis=1)
@@ -191,7 +190,7 @@ def mixture_explorer(laws):
         image.value = figure_png(fig)
         far = outside_range(law_prediction(laws, weights)[0])
         note.value = (
-            f"Outside the proxies' range ({FLOOR:.0%} to {1 - (len(DOMAINS) - 1) * FLOOR:.0%}) for {', '.join(far)}: "
+            f"Outside the proxies' range ({FLOOR:.0%} to {CEILING:.0%}) for {', '.join(far)}: "
             "the law is extrapolating there."
             if far
             else "Every share lies within the proxies' range."

@@ -21,7 +21,7 @@ import numpy as np
 from . import sweep
 from .book.exercises import Experiment
 from .book.report import md_table
-from .ch04 import FIT_MIXTURES, FLOOR, HELD_OUT, SEEDS, natural_mixture, per_domain, rounded, run_mixture
+from .ch04 import CEILING, FIT_MIXTURES, FLOOR, HELD_OUT, SEEDS, natural_mixture, per_domain, rounded, run_mixture
 from .mixture import DOMAINS, Mixture
 from .scaling import MixingLawFit, best_mixture, fit_mixing_law
 
@@ -64,7 +64,7 @@ def held_out(laws: list[MixingLawFit], evidence: dict) -> tuple[np.ndarray, np.n
 
 def pick(laws: list[MixingLawFit]) -> Mixture:
     """The mixture that minimises the laws' mean loss over the domains, within the proxies' range, to 3 decimals."""
-    r = best_mixture(laws, low=FLOOR, high=1 - (len(DOMAINS) - 1) * FLOOR)
+    r = best_mixture(laws, low=FLOOR, high=CEILING)
     return rounded(dict(zip(DOMAINS, r)))
 
 
@@ -186,7 +186,7 @@ def proposal_exercise(evidence: dict) -> Experiment:
         hints=(
             "the law can search for you: best_mixture takes a per-domain upper bound",
             "from helpers.scaling import best_mixture; then "
-            "best_mixture(laws, low=ch04.FLOOR, high=[0.88, 0.88, 0.88, 0.2])",
+            f"best_mixture(laws, low=ch04.FLOOR, high=[ch04.CEILING] * 3 + [{POEMS_CAP}])",
         ),
     )
 
