@@ -1,0 +1,128 @@
+"""Chapter 8, instruction following: its base model, instruction tuning, zero-shot scoring and grids.
+
+- ``base_config`` and ``PRETRAIN``: the base model's shape (context ``CONTEXT``, which the longest
+  instruction example fits) and its pretraining on a mixture of prose, documentation and code;
+- ``base_model``: that model, pretrained (through the run cache, and once per process);
+- ``training_clusters``: the clusters a run tunes on, the first ``n`` of ``CLUSTER_ORDER`` that are not held out;
+- ``tune``: instruction tuning of a base with the one trainer, loss on the responses only unless
+  ``train_prompt``;
+- ``zero_shot``: a model's scores on a dataset's test sets, per task and averaged over the held-in tasks
+  (seen and unseen templates) and over the held-out clusters, which it answers zero-shot;
+- experiment ``ch08_tune`` (``tuning_run``): pretrain (or reuse) the base, tune it, score it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+
+import numpy as np
+
+from . import sweep
+from .instruct import InstructionSet, instruction_corpus
+from .instruct.score import scores
+from .mixture import mixed_corpus
+from .model import GPT, GPTConfig
+from .train import TrainConfig, train
+
+CONTEXT = 192  # bytes: the longest prompt and response of any task (176) fit
+PRETRAIN = "kjv=0.6,docs=0.2,code=0.2"  # prose, documentation and code: English words and some structure
+PRETRAIN_STEPS = 600
+TUNE_STEPS, TUNE_LR = 800, 3e-3
+# the order in which a run adds training clusters, most instruction-like first (FLAN adds whole clusters)
+CLUSTER_ORDER = ("extract", "format", "lists", "strings", "numbers", "classify", "qa")
+
+
+def base_config(d_model: int = 128, n_layer: int = 4) -> GPTConfig:
+    """The base model's shape: a byte-level GPT of width ``d_model`` and depth ``n_layer``, context ``CONTEXT``."""
+    return GPTConfig(vocab_size=256, context=CONTEXT, n_layer=n_layer, d_model=d_model, n_head=4)
+
+
+@functools.lru_cache(maxsize=4)
+def _pretrained(d_model: int, n_layer: int, seed: int, steps: int, device: str) -> GPT:
+    cfg = TrainConfig(steps=steps, lr=3e-3, warmup_steps=min(30, steps // 10), seed=seed, device=device, progress=False,
+                      desc="base model")  # fmt: skip
+    return train(base_config(d_model, n_layer), cfg, mixed_corpus(PRETRAIN)).model
+
+
+def base_model(d_model: int = 128, n_layer: int = 4, seed: int = 0, steps: int = PRETRAIN_STEPS, device="auto") -> GPT:
+    """The base model pretrained on ``PRETRAIN`` for ``steps``: from the run cache if it holds it, and trained
+    once per process (callers must not change it: ``tune`` copies it)."""
+    return _pretrained(d_model, n_layer, seed, steps, device)
+
+
+def training_clusters(held_out: tuple[str, ...], n: int) -> tuple[str, ...]:
+    """The first ``n`` clusters of ``CLUSTER_ORDER`` that are not ``held_out`` (``ValueError`` past the end)."""
+    rest = tuple(c for c in CLUSTER_ORDER if c not in held_out)
+    if not 1 <= n <= len(rest):
+        raise ValueError(f"n={n}: with {', '.join(held_out)} held out, 1 to {len(rest)} clusters can train")
+    return rest[:n]
+
+
+def tune(base: GPT, dataset: InstructionSet, steps: int = TUNE_STEPS, lr: float = TUNE_LR, *, seed: int = 0,
+         train_prompt: bool = False, device: str = "auto", cache: bool = True, progress: bool = True):  # fmt: skip
+    """Instruction-tune a copy of ``base`` on ``dataset``'s training examples for ``steps`` (peak ``lr``); the
+    ``helpers.train.TrainResult``, whose validation loss is on the held-in test examples."""
+    corpus = instruction_corpus(dataset, base.cfg.context, train_prompt=train_prompt)
+    cfg = TrainConfig(steps=steps, lr=lr, warmup_steps=min(30, steps // 10), eval_every=0, seed=seed,
+                      device=device, progress=progress, desc="instruction tuning")  # fmt: skip
+    return train(base.cfg, cfg, corpus, init=base, cache=cache)
+
+
+def _mean(rows: dict, names, key: str = "exact_match") -> float:
+    values = [rows[n][key] for n in names if key in rows[n]]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def zero_shot(model: GPT, dataset: InstructionSet) -> dict:
+    """``model`` scored on ``dataset``: ``"tasks"`` the per-task scores on the test sets (``instruct.scores``),
+    ``"unseen"`` the held-in tasks' exact match on templates training never used; and the means ``held_in``,
+    ``held_in_unseen`` and ``held_out`` (exact match), ``held_out_options`` (rank classification of the held-out
+    classification tasks, if any) and ``held_out_parses`` (format tasks held out, if any)."""
+    tasks = scores(model, dataset.examples("test"))
+    unseen = scores(model, dataset.examples("unseen"))
+    held_in, held_out = dataset.train_tasks, dataset.held_out_tasks
+    return {
+        "tasks": tasks,
+        "unseen": {n: unseen[n]["exact_match"] for n in held_in},
+        "held_in": _mean(tasks, held_in),
+        "held_in_unseen": _mean(unseen, held_in),
+        "held_out": _mean(tasks, held_out),
+        "held_out_options": _mean(tasks, held_out, "option_accuracy"),
+        "held_out_parses": _mean(tasks, held_out, "parses"),
+    }
+
+
+def tuning_run(
+    held_out: str = "qa",
+    clusters: int = 6,
+    seed: int = 0,
+    per_task: int = 300,
+    templates: int = 2,
+    n_test: int = 50,
+    train_prompt: bool = False,
+    steps: int = TUNE_STEPS,
+    d_model: int = 128,
+    n_layer: int = 4,
+    pretrain_steps: int = PRETRAIN_STEPS,
+    device: str = "auto",
+    cache: bool = False,
+) -> sweep.RunOutput:
+    """Tune the base (pretrained with ``seed`` for ``pretrain_steps``) on the first ``clusters`` training
+    clusters (``held_out`` is a ``+``-joined list of held-out clusters), ``per_task`` examples per task worded by
+    ``templates`` templates, test ``n_test`` per task, and score it zero-shot; the base's own scores go in
+    ``metrics["base"]``. The tuned model is in ``extras["model"]``."""
+    out = tuple(held_out.split("+"))
+    dataset = InstructionSet(training_clusters(out, clusters), out, per_task=per_task, train_templates=templates,
+                             n_test=n_test, seed=seed)  # fmt: skip
+    base = base_model(d_model, n_layer, seed, pretrain_steps, device=device)
+    result = tune(base, dataset, steps, seed=seed, train_prompt=train_prompt, device=device, cache=cache,
+                  progress=False)  # fmt: skip
+    tuned = zero_shot(result.model, dataset)
+    base_scores = zero_shot(base, dataset)
+    metrics = {**tuned, "base": {k: v for k, v in base_scores.items() if k not in ("tasks", "unseen")}}
+    run = sweep.RunOutput.of_training(result, seed, metrics, steps=steps)
+    return replace(run, extras={"model": result.model})
+
+
+sweep.register_experiment("ch08_tune", tuning_run)
