@@ -8,7 +8,9 @@
   ``train_prompt``;
 - ``zero_shot``: a model's scores on a dataset's test sets, per task and averaged over the held-in tasks
   (seen and unseen templates) and over the held-out clusters, which it answers zero-shot;
-- experiment ``ch08_tune`` (``tuning_run``): pretrain (or reuse) the base, tune it, score it.
+- experiment ``ch08_tune`` (``tuning_run``): pretrain (or reuse) the base, tune it on clusters, score it;
+- experiment ``ch08_fields`` (``fields_run``): tune the base on the look-up family with a number of distinct
+  keys at a fixed budget, and score it on keys it was never asked for (``fields_scores``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from dataclasses import replace
 import numpy as np
 
 from . import sweep
-from .instruct import InstructionSet, instruction_corpus
-from .instruct.score import scores
+from .instruct import InstructionCorpus, InstructionSet, examples_corpus, field_split, instruction_corpus
+from .instruct.score import answers, copied_value, exact_match, scores
 from .mixture import mixed_corpus
 from .model import GPT, GPTConfig
 from .train import TrainConfig, train
@@ -29,6 +31,7 @@ CONTEXT = 192  # bytes: the longest prompt and response of any task (176) fit
 PRETRAIN = "kjv=0.6,docs=0.2,code=0.2"  # prose, documentation and code: English words and some structure
 PRETRAIN_STEPS = 600
 TUNE_STEPS, TUNE_LR = 800, 3e-3
+FIELD_BUDGET, FIELD_STEPS = 4800, 1200  # look-up examples per run, whatever the number of keys; tuning steps
 # the order in which a run adds training clusters, most instruction-like first (FLAN adds whole clusters)
 CLUSTER_ORDER = ("extract", "format", "lists", "strings", "numbers", "classify", "qa")
 
@@ -59,11 +62,11 @@ def training_clusters(held_out: tuple[str, ...], n: int) -> tuple[str, ...]:
     return rest[:n]
 
 
-def tune(base: GPT, dataset: InstructionSet, steps: int = TUNE_STEPS, lr: float = TUNE_LR, *, seed: int = 0,
-         train_prompt: bool = False, device: str = "auto", cache: bool = True, progress: bool = True):  # fmt: skip
-    """Instruction-tune a copy of ``base`` on ``dataset``'s training examples for ``steps`` (peak ``lr``); the
-    ``helpers.train.TrainResult``, whose validation loss is on the held-in test examples."""
-    corpus = instruction_corpus(dataset, base.cfg.context, train_prompt=train_prompt)
+def tune(base: GPT, corpus: InstructionCorpus, steps: int = TUNE_STEPS, lr: float = TUNE_LR, *, seed: int = 0,
+         device: str = "auto", cache: bool = True, progress: bool = True):  # fmt: skip
+    """Instruction-tune a copy of ``base`` on ``corpus`` (``instruct.instruction_corpus`` or ``examples_corpus``)
+    for ``steps`` (peak ``lr``); the ``helpers.train.TrainResult``, whose validation loss is on the corpus's
+    validation examples."""
     cfg = TrainConfig(steps=steps, lr=lr, warmup_steps=min(30, steps // 10), eval_every=0, seed=seed,
                       device=device, progress=progress, desc="instruction tuning")  # fmt: skip
     return train(base.cfg, cfg, corpus, init=base, cache=cache)
@@ -116,8 +119,8 @@ def tuning_run(
     dataset = InstructionSet(training_clusters(out, clusters), out, per_task=per_task, train_templates=templates,
                              n_test=n_test, seed=seed)  # fmt: skip
     base = base_model(d_model, n_layer, seed, pretrain_steps, device=device)
-    result = tune(base, dataset, steps, seed=seed, train_prompt=train_prompt, device=device, cache=cache,
-                  progress=False)  # fmt: skip
+    corpus = instruction_corpus(dataset, CONTEXT, train_prompt=train_prompt)
+    result = tune(base, corpus, steps, seed=seed, device=device, cache=cache, progress=False)
     tuned = zero_shot(result.model, dataset)
     base_scores = zero_shot(base, dataset)
     metrics = {**tuned, "base": {k: v for k, v in base_scores.items() if k not in ("tasks", "unseen")}}
@@ -125,4 +128,40 @@ def tuning_run(
     return replace(run, extras={"model": result.model})
 
 
+def fields_scores(model: GPT, split: dict) -> dict:
+    """``model`` on a ``instruct.field_split``: exact match on the ``seen`` and ``unseen`` keys, and on the
+    unseen ones how often it answers with some value of the record (``copied``)."""
+    said = {name: answers(model, split[name], max_new=8) for name in ("seen", "unseen")}
+    return {
+        "seen": exact_match(said["seen"], split["seen"]),
+        "unseen": exact_match(said["unseen"], split["unseen"]),
+        "copied": copied_value(said["unseen"], split["unseen"]),
+    }
+
+
+def fields_run(
+    n_keys: int = 16,
+    seed: int = 0,
+    budget: int = FIELD_BUDGET,
+    steps: int = FIELD_STEPS,
+    n_test: int = 100,
+    d_model: int = 128,
+    n_layer: int = 4,
+    pretrain_steps: int = PRETRAIN_STEPS,
+    device: str = "auto",
+    cache: bool = False,
+) -> sweep.RunOutput:
+    """Tune the base (pretrained with ``seed``) on ``budget`` look-up examples over ``n_keys`` distinct keys
+    (``instruct.field_split``) and score it on seen and unseen keys (``fields_scores``); the base's scores go in
+    ``metrics["base"]``, the tuned model in ``extras["model"]``."""
+    split = field_split(n_keys, budget, n_test, seed)
+    corpus = examples_corpus(split["train"], split["seen"], CONTEXT, label=f"fields {n_keys} {budget} {seed}",
+                             seed=seed)  # fmt: skip
+    base = base_model(d_model, n_layer, seed, pretrain_steps, device=device)
+    result = tune(base, corpus, steps, seed=seed, device=device, cache=cache, progress=False)
+    metrics = {**fields_scores(result.model, split), "base": fields_scores(base, split)}
+    return replace(sweep.RunOutput.of_training(result, seed, metrics, steps=steps), extras={"model": result.model})
+
+
 sweep.register_experiment("ch08_tune", tuning_run)
+sweep.register_experiment("ch08_fields", fields_run)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers import ch08, sweep
-from helpers.instruct import CLUSTERS, InstructionSet
+from helpers.instruct import CLUSTERS, InstructionSet, instruction_corpus
 from helpers.model import GPT
 
 
@@ -29,7 +29,7 @@ def test_tuning_leaves_the_base_alone_and_zero_shot_reports_each_split():
     base = GPT(ch08.base_config(d_model=16, n_layer=1))
     before = {k: v.clone() for k, v in base.state_dict().items()}
     ds = InstructionSet(("lists",), ("numbers",), per_task=20, n_test=4)
-    result = ch08.tune(base, ds, steps=12, cache=False, progress=False)
+    result = ch08.tune(base, instruction_corpus(ds, ch08.CONTEXT), steps=12, cache=False, progress=False)
     assert all(torch.equal(before[k], v) for k, v in base.state_dict().items())
     assert any(not torch.equal(before[k], v) for k, v in result.model.state_dict().items())
     s = ch08.zero_shot(result.model, ds)
@@ -47,3 +47,12 @@ def test_tuning_run_reports_the_tuned_and_the_base_scores():
     assert set(m["tasks"]) == set(CLUSTERS["extract"] + CLUSTERS["classify"] + CLUSTERS["qa"])
     assert 0 <= m["held_out_options"] <= 1 and 0 <= m["base"]["held_out_options"] <= 1
     assert isinstance(out.extras["model"], GPT)
+
+
+def test_fields_run_scores_seen_and_unseen_keys_for_tuned_and_base():
+    out = ch08.fields_run(n_keys=2, budget=40, steps=10, n_test=8, d_model=16, n_layer=1, pretrain_steps=10)
+    m = out.metrics
+    for scores in (m, m["base"]):
+        assert set(scores) >= {"seen", "unseen", "copied"}
+        assert all(0 <= scores[k] <= 1 for k in ("seen", "unseen", "copied"))
+    assert out.steps == 10 and isinstance(out.extras["model"], GPT)

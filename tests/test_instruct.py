@@ -9,9 +9,11 @@ import torch
 from helpers import instruct
 from helpers.instruct import data as idata
 from helpers.instruct.score import answers, exact_match, option_choices, scores
+from helpers.instruct.score import copied_value as score_copied
 from helpers.model import GPT, GPTConfig
 
 SET = instruct.InstructionSet(("strings", "lists", "extract", "format"), ("qa", "classify"), per_task=60, n_test=20)
+SET_CORPUS = instruct.instruction_corpus(SET, 192)
 
 
 def test_every_task_makes_answers_that_follow_from_its_input():
@@ -159,3 +161,49 @@ def test_scores_read_greedy_answers_up_to_the_newline():
     with pytest.raises(ValueError, match="no room to answer"):
         answers(small, examples)
     assert re.fullmatch(instruct.task("brackets").pattern, "[a|b]")
+
+
+def test_a_look_up_task_answers_the_value_of_the_field_its_instruction_names():
+    t = instruct.task("field:pet")
+    assert t is instruct.field_task("pet") and t.cluster == "fields" and all("pet" in x for x in t.templates)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        record, value = t.make(rng)
+        fields = dict(f.split(": ") for f in record.split("; "))
+        assert len(fields) == instruct.FIELDS_PER_RECORD and fields["pet"] == value
+        assert len(set(fields.values())) == instruct.FIELDS_PER_RECORD
+    with pytest.raises(KeyError, match="no field 'wing'"):
+        instruct.task("field:wing")
+
+
+def test_the_field_split_spreads_a_fixed_budget_and_tests_unseen_keys_the_same_way_for_every_n():
+    few, many = instruct.field_split(2, budget=64, n_test=16), instruct.field_split(8, budget=64, n_test=16)
+    for split in (few, many):
+        assert len(split["train"]) == 64 and len(split["seen"]) == len(split["unseen"]) == 16
+        assert not {e.input for e in split["train"]} & {e.input for e in split["seen"] + split["unseen"]}
+        asked = {e.task.removeprefix("field:") for e in split["train"]}
+        assert not asked & set(instruct.HELD_OUT_FIELDS)
+        assert {e.task.removeprefix("field:") for e in split["unseen"]} <= set(instruct.HELD_OUT_FIELDS)
+    counts = {k: sum(e.task == k for e in many["train"]) for k in {e.task for e in many["train"]}}
+    assert len(counts) == 8 and set(counts.values()) == {8}
+    assert few["unseen"] == many["unseen"] and few["train"] == instruct.field_split(2, budget=64, n_test=16)["train"]
+    with pytest.raises(ValueError, match="choose 1 to 16"):
+        instruct.field_split(17)
+
+
+def test_copied_value_counts_answers_taken_from_the_record():
+    ex = instruct.field_split(1, budget=1, n_test=2)["unseen"]
+    other = next(f.split(": ")[1] for f in ex[1].input.split("; ") if f.split(": ")[1] != ex[1].answer)
+    assert score_copied([ex[0].answer, other], ex) == 1.0
+    assert score_copied([ex[0].answer, "nothing"], ex) == 0.5
+    assert exact_match([ex[0].answer, other], ex) == 0.5
+
+
+def test_examples_corpus_fingerprints_what_the_examples_came_from():
+    split = instruct.field_split(2, budget=20, n_test=4)
+    a = instruct.examples_corpus(split["train"], split["seen"], 128, label="a")
+    b = instruct.examples_corpus(split["train"], split["seen"], 128, label="b")
+    assert a.fingerprint != b.fingerprint and torch.equal(a.train, b.train)
+    assert (
+        SET_CORPUS.dataset is SET and SET_CORPUS.fingerprint != instruct.instruction_corpus(SET, 192, True).fingerprint
+    )

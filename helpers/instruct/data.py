@@ -5,15 +5,18 @@
 - ``InstructionSet``: which clusters train and which are held out, how many examples per task and how many
   of each task's templates training may use; ``examples(split)`` draws them, reproducibly, with no test
   input also in training;
-- ``encode``, ``PackedSampler``, ``InstructionCorpus`` / ``instruction_corpus``: the examples shuffled into one
-  stream of byte ids, windows that start at an example and pack the next ones after it, and targets that
-  are ``IGNORE`` on the prompts (loss on the responses only) unless ``train_prompt``.
+- ``field_split``: the look-up family (``tasks.field_task``) split by key, for tuning on a number of distinct
+  instructions at a fixed budget and testing on keys never asked for;
+- ``encode``, ``PackedSampler``, ``InstructionCorpus`` / ``examples_corpus`` / ``instruction_corpus``: the
+  examples shuffled into one stream of byte ids, windows that start at an example and pack the next ones
+  after it, and targets that are ``IGNORE`` on the prompts (loss on the responses only) unless
+  ``train_prompt``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -21,7 +24,7 @@ import torch
 from ..config import Config, positive_int
 from ..data import Corpus, sha256_bytes
 from ..tokenizer import ByteTokenizer
-from .tasks import BY_NAME, CLUSTERS, Task
+from .tasks import CLUSTERS, FIELD_KEYS, Task
 from .tasks import task as task_named
 
 IGNORE = -100  # a target the loss skips (``torch.nn.functional.cross_entropy``'s ignore_index)
@@ -40,7 +43,7 @@ class Example:
     @property
     def prompt(self) -> str:
         """What the model reads."""
-        return render(BY_NAME[self.task].templates[self.template], self.input)
+        return render(task_named(self.task).templates[self.template], self.input)
 
     @property
     def response(self) -> str:
@@ -219,17 +222,61 @@ class InstructionCorpus(Corpus):
         return PackedSampler(getattr(self, split), self.keep[split], self.starts[split], context, batch_size, seed)
 
 
-def instruction_corpus(dataset: InstructionSet, context: int, train_prompt: bool = False) -> InstructionCorpus:
-    """``dataset`` as a corpus for ``helpers.train.train``; its fingerprint covers the set, the format and
-    ``train_prompt``, so a cached run is reused only for the same data."""
-    held_in = [e for t in dataset.train_tasks for e in dataset.examples("test", t)]
-    parts = {
-        split: encode(examples, context, train_prompt, seed=dataset.seed)
-        for split, examples in (("train", dataset.examples("train")), ("val", held_in))
-    }
+def examples_corpus(train: list[Example], val: list[Example], context: int, train_prompt: bool = False,
+                    label: str = "", seed: int = 0) -> InstructionCorpus:  # fmt: skip
+    """The ``train`` examples packed (in an order fixed by ``seed``) for ``helpers.train.train``, ``val`` for its
+    evaluation; the fingerprint covers both, the format, ``train_prompt`` and ``label`` (what the examples came
+    from)."""
+    parts = {split: encode(ex, context, train_prompt, seed=seed) for split, ex in (("train", train), ("val", val))}
     ids = {split: p[0] for split, p in parts.items()}
-    text = f"{dataset!r}|{train_prompt}|format {FORMAT_VERSION}".encode() + ids["train"].numpy().tobytes()
+    text = f"{label}|{train_prompt}|format {FORMAT_VERSION}".encode() + ids["train"].numpy().tobytes()
+    text += ids["val"].numpy().tobytes()
     return InstructionCorpus(
         "instructions", ByteTokenizer(), ids["train"], ids["val"], sha256_bytes(text),
-        keep={k: p[1] for k, p in parts.items()}, starts={k: p[2] for k, p in parts.items()}, dataset=dataset,
+        keep={k: p[1] for k, p in parts.items()}, starts={k: p[2] for k, p in parts.items()},
     )  # fmt: skip
+
+
+def instruction_corpus(dataset: InstructionSet, context: int, train_prompt: bool = False) -> InstructionCorpus:
+    """``dataset`` as a corpus for ``helpers.train.train``, evaluated on the test examples of its training
+    tasks; its fingerprint covers the set, the format and ``train_prompt``, so a cached run is reused only for
+    the same data."""
+    held_in = [e for t in dataset.train_tasks for e in dataset.examples("test", t)]
+    corpus = examples_corpus(dataset.examples("train"), held_in, context, train_prompt, label=repr(dataset),
+                             seed=dataset.seed)  # fmt: skip
+    return replace(corpus, dataset=dataset)
+
+
+HELD_OUT_FIELDS = FIELD_KEYS[-8:]  # the look-up keys no training set asks for: its "unseen" instructions
+
+
+def field_split(n_keys: int, budget: int = 4800, n_test: int = 100, seed: int = 0) -> dict[str, list[Example]]:
+    """The look-up family (``tasks.field_task``) split by key. ``"train"``: ``budget`` examples spread evenly
+    over the first ``n_keys`` keys that are not in ``HELD_OUT_FIELDS``, so every ``n_keys`` sees as many
+    examples; ``"seen"``: ``n_test`` test examples of those keys; ``"unseen"``: ``n_test`` of the held-out keys,
+    the same for every ``n_keys``. Every template is used; no test input is also a training input."""
+    keys = [k for k in FIELD_KEYS if k not in HELD_OUT_FIELDS]
+    if not 1 <= n_keys <= len(keys):
+        raise ValueError(f"n_keys={n_keys}: choose 1 to {len(keys)} (the other {len(HELD_OUT_FIELDS)} are held out)")
+    if budget < n_keys or n_test < 1:
+        raise ValueError(f"budget={budget}, n_test={n_test}: need an example per key and at least 1 test example")
+    unseen = _field_examples(HELD_OUT_FIELDS, n_test, (seed, "unseen"))
+    seen = _field_examples(keys[:n_keys], n_test, (seed, "seen", n_keys))
+    avoid = {e.input for e in unseen + seen}
+    return {"train": _field_examples(keys[:n_keys], budget, (seed, "train", n_keys), avoid), "seen": seen,
+            "unseen": unseen}  # fmt: skip
+
+
+def _field_examples(keys, n: int, stream: tuple, avoid=frozenset()) -> list[Example]:
+    """``n`` look-up examples cycling through ``keys``, drawn from the random stream named ``stream``."""
+    rng, wording = _rng("fields", *stream), _rng("fields", *stream, "templates")
+    out: list[Example] = []
+    for _ in range(50 * n):
+        if len(out) == n:
+            return out
+        key = keys[len(out) % len(keys)]
+        text, answer = task_named(f"field:{key}").make(rng)
+        if text not in avoid:
+            out.append(Example(f"field:{key}", int(wording.integers(len(task_named(f"field:{key}").templates))),
+                               text, answer))  # fmt: skip
+    raise ValueError(f"could not draw {n} look-up examples that avoid the test inputs; ask for fewer")

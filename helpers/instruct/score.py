@@ -3,6 +3,7 @@
 - ``answers``: each example's prompt decoded greedily until a newline (or ``max_new`` bytes), batched by
   prompt length so that no prompt is padded, each batch stopping once every row has ended;
 - ``exact_match``: the fraction of a task's examples answered exactly (surrounding spaces ignored);
+- ``copied_value``: for the look-up family, how often the answer is some value of the record (right or not);
 - ``option_choices``: for a classification task, the option the model finds likeliest as the whole response
   (rank classification, as FLAN and T0 score such tasks), which reads the model's preference even when it
   would not generate an option;
@@ -20,7 +21,7 @@ from ..generate import generate
 from ..metrics import answer_logprob
 from ..tokenizer import ByteTokenizer
 from .data import Example
-from .tasks import BY_NAME
+from .tasks import task
 
 NEWLINE = ord("\n")  # ends every response
 
@@ -65,7 +66,7 @@ def option_choices(model, examples: list[Example]) -> list[str]:
     best = [("", float("-inf"))] * len(examples)
     groups = defaultdict(list)
     for i, e in enumerate(examples):
-        if not BY_NAME[e.task].options:
+        if not task(e.task).options:
             raise ValueError(f"task {e.task!r} has no options to rank")
         groups[(e.task, len(tok.encode(e.prompt)))].append(i)
     was_training = model.training
@@ -73,13 +74,22 @@ def option_choices(model, examples: list[Example]) -> list[str]:
     device = next(model.parameters()).device
     for (name, _), idx in groups.items():
         prompt = torch.tensor([tok.encode(examples[i].prompt) for i in idx], device=device)
-        for option in BY_NAME[name].options:
+        for option in task(name).options:
             answer = torch.tensor([tok.encode(f" {option}\n")] * len(idx), device=device)
             for i, lp in zip(idx, answer_logprob(model, prompt, answer).tolist()):
                 if lp > best[i][1]:
                     best[i] = (option, lp)
     model.train(was_training)
     return [b[0] for b in best]
+
+
+def copied_value(said: list[str], examples: list[Example]) -> float:
+    """For look-up examples (``tasks.field_task``): the fraction of answers that are one of the record's
+    values, right or wrong; a model that copies one at random is right ``1 / FIELDS_PER_RECORD`` of the time."""
+    if len(said) != len(examples) or not examples:
+        raise ValueError(f"need one answer per example, and some examples; got {len(said)} and {len(examples)}")
+    values = [{f.split(": ", 1)[1] for f in e.input.split("; ")} for e in examples]
+    return sum(s in v for s, v in zip(said, values)) / len(examples)
 
 
 def scores(model, examples: list[Example], max_new: int = 32) -> dict[str, dict[str, float]]:
@@ -93,9 +103,9 @@ def scores(model, examples: list[Example], max_new: int = 32) -> dict[str, dict[
     for name, pairs in groups.items():
         s, e = [p[0] for p in pairs], [p[1] for p in pairs]
         row = {"exact_match": exact_match(s, e)}
-        if BY_NAME[name].pattern is not None:
-            row["parses"] = sum(BY_NAME[name].parses(x) for x in s) / len(s)
-        if BY_NAME[name].options:
+        if task(name).pattern is not None:
+            row["parses"] = sum(task(name).parses(x) for x in s) / len(s)
+        if task(name).options:
             row["option_accuracy"] = exact_match(option_choices(model, e), e)
         out[name] = row
     return out

@@ -5,6 +5,11 @@ Each ``Task`` makes ``(input, answer)`` pairs from a random generator and carrie
 (as FLAN groups its datasets); experiments hold out whole clusters, so a held-out task shares no task and
 no instruction with training, only the world its inputs come from.
 
+Beside them, ``field_task(key)`` is a family of look-up tasks whose instruction names the field to read from
+a record of ``FIELDS_PER_RECORD`` fields (``FIELD_KEYS``); its members are named ``field:<key>``, so that
+``task`` finds them too. Tuned on a few keys a model can memorise them; tuned on many, it must read the key
+in the instruction, and may then answer for keys it was never asked about (Zhang et al. 2024).
+
 The kinds follow the seed: question answering over a short passage (``qa``), classification with the
 options listed (``classify``), information extraction from a small record (``extract``) and structured
 generation in a fixed format (``format``); plus string, list and number operations. Answers are short,
@@ -14,6 +19,7 @@ parses (``Task.parses``), whatever its content.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,8 +239,38 @@ for _task in TASKS:
 BY_NAME: dict[str, Task] = {t.name: t for t in TASKS}
 
 
+FIELD_KEYS = (
+    "hat", "pet", "tool", "cup", "car", "boat", "bird", "tree", "song", "game", "dish", "gem",
+    "coin", "lamp", "ship", "horse", "vase", "bell", "book", "ring", "bag", "shoe", "door", "flag",
+)  # fmt: skip
+FIELD_TEMPLATES = ("Give the {}.", "What is the {}?", "Extract the {}.")
+FIELDS_PER_RECORD = 4  # so a model that copies a random value of the record is right 1 time in 4
+
+
+def _lookup(key: str):
+    def make(rng):
+        keys = [key] + _pick(rng, [k for k in FIELD_KEYS if k != key], FIELDS_PER_RECORD - 1)
+        rng.shuffle(keys)
+        values = _pick(rng, WORDS, FIELDS_PER_RECORD)
+        return "; ".join(f"{k}: {v}" for k, v in zip(keys, values)), values[keys.index(key)]
+
+    return make
+
+
+@functools.cache
+def field_task(key: str) -> Task:
+    """The look-up task ``field:<key>``: the input is a record of ``FIELDS_PER_RECORD`` fields, ``key`` among
+    them, in random order, with distinct values from ``WORDS``; the answer is the value of ``key``."""
+    if key not in FIELD_KEYS:
+        raise KeyError(f"no field {key!r}; the fields are {', '.join(FIELD_KEYS)}")
+    return Task(f"field:{key}", "fields", tuple(t.format(key) for t in FIELD_TEMPLATES), _lookup(key))
+
+
 def task(name: str) -> Task:
-    """The task called ``name`` (``KeyError`` naming the known tasks otherwise)."""
+    """The task called ``name``, one of ``TASKS`` or ``field:<key>`` (``KeyError`` naming the known tasks
+    otherwise)."""
+    if name.startswith("field:"):
+        return field_task(name.removeprefix("field:"))
     if name not in BY_NAME:
         raise KeyError(f"no task {name!r}; the tasks are {', '.join(BY_NAME)}")
     return BY_NAME[name]
