@@ -48,10 +48,11 @@ def _pretrained(d_model: int, n_layer: int, seed: int, steps: int, device: str) 
     return train(base_config(d_model, n_layer), cfg, mixed_corpus(PRETRAIN)).model
 
 
-def base_model(d_model: int = 128, n_layer: int = 4, seed: int = 0, steps: int = PRETRAIN_STEPS, device="auto") -> GPT:
-    """The base model pretrained on ``PRETRAIN`` for ``steps``: from the run cache if it holds it, and trained
-    once per process (callers must not change it: ``tune`` copies it)."""
-    return _pretrained(d_model, n_layer, seed, steps, device)
+def base_model(d_model: int = 128, n_layer: int = 4, seed: int = 0, pretrain_steps: int = PRETRAIN_STEPS,
+               device: str = "auto") -> GPT:  # fmt: skip
+    """The base model pretrained on ``PRETRAIN`` for ``pretrain_steps``: from the run cache if it holds it, and
+    trained once per process (callers must not change it: ``tune`` copies it)."""
+    return _pretrained(d_model, n_layer, seed, pretrain_steps, device)
 
 
 def training_clusters(held_out: tuple[str, ...], n: int) -> tuple[str, ...]:
@@ -96,36 +97,28 @@ def zero_shot(model: GPT, dataset: InstructionSet) -> dict:
     }
 
 
-def tuning_run(
-    held_out: str = "qa",
-    clusters: int = 6,
-    seed: int = 0,
-    per_task: int = 300,
-    templates: int = 2,
-    n_test: int = 50,
-    train_prompt: bool = False,
-    steps: int = TUNE_STEPS,
-    d_model: int = 128,
-    n_layer: int = 4,
-    pretrain_steps: int = PRETRAIN_STEPS,
-    device: str = "auto",
-    cache: bool = False,
-) -> sweep.RunOutput:
-    """Tune the base (pretrained with ``seed`` for ``pretrain_steps``) on the first ``clusters`` training
-    clusters (``held_out`` is a ``+``-joined list of held-out clusters), ``per_task`` examples per task worded by
-    ``templates`` templates, test ``n_test`` per task, and score it zero-shot; the base's own scores go in
-    ``metrics["base"]``. The tuned model is in ``extras["model"]``."""
+def _tuned_run(corpus: InstructionCorpus, score, seed: int, steps: int, device: str, cache: bool, base: dict):
+    """Tune the base that ``base`` names (``base_model``'s keywords) with ``seed`` on ``corpus`` for ``steps``;
+    the ``RunOutput`` whose metrics are ``score(tuned model)``, with ``score(base)`` under ``"base"``, and the
+    tuned model in ``extras["model"]``."""
+    start = base_model(seed=seed, device=device, **base)
+    result = tune(start, corpus, steps, seed=seed, device=device, cache=cache, progress=False)
+    metrics = {**score(result.model), "base": score(start)}
+    return replace(sweep.RunOutput.of_training(result, seed, metrics, steps=steps), extras={"model": result.model})
+
+
+def tuning_run(held_out: str = "qa", clusters: int = 6, seed: int = 0, per_task: int = 300, templates: int = 2,
+               n_test: int = 50, train_prompt: bool = False, steps: int = TUNE_STEPS, device: str = "auto",
+               cache: bool = False, **base) -> sweep.RunOutput:  # fmt: skip
+    """Tune the base (``base``: ``base_model``'s keywords; pretrained with ``seed``) on the first ``clusters``
+    training clusters (``held_out`` is a ``+``-joined list of held-out clusters), ``per_task`` examples per task
+    worded by ``templates`` templates, test ``n_test`` per task, and score tuned and base zero-shot
+    (``zero_shot``)."""
     out = tuple(held_out.split("+"))
     dataset = InstructionSet(training_clusters(out, clusters), out, per_task=per_task, train_templates=templates,
                              n_test=n_test, seed=seed)  # fmt: skip
-    base = base_model(d_model, n_layer, seed, pretrain_steps, device=device)
     corpus = instruction_corpus(dataset, CONTEXT, train_prompt=train_prompt)
-    result = tune(base, corpus, steps, seed=seed, device=device, cache=cache, progress=False)
-    tuned = zero_shot(result.model, dataset)
-    base_scores = zero_shot(base, dataset)
-    metrics = {**tuned, "base": {k: v for k, v in base_scores.items() if k not in ("tasks", "unseen")}}
-    run = sweep.RunOutput.of_training(result, seed, metrics, steps=steps)
-    return replace(run, extras={"model": result.model})
+    return _tuned_run(corpus, lambda m: zero_shot(m, dataset), seed, steps, device, cache, base)
 
 
 def fields_scores(model: GPT, split: dict) -> dict:
@@ -139,28 +132,15 @@ def fields_scores(model: GPT, split: dict) -> dict:
     }
 
 
-def fields_run(
-    n_keys: int = 16,
-    seed: int = 0,
-    budget: int = FIELD_BUDGET,
-    steps: int = FIELD_STEPS,
-    n_test: int = 100,
-    d_model: int = 128,
-    n_layer: int = 4,
-    pretrain_steps: int = PRETRAIN_STEPS,
-    device: str = "auto",
-    cache: bool = False,
-) -> sweep.RunOutput:
-    """Tune the base (pretrained with ``seed``) on ``budget`` look-up examples over ``n_keys`` distinct keys
-    (``instruct.field_split``) and score it on seen and unseen keys (``fields_scores``); the base's scores go in
-    ``metrics["base"]``, the tuned model in ``extras["model"]``."""
+def fields_run(n_keys: int = 16, seed: int = 0, budget: int = FIELD_BUDGET, steps: int = FIELD_STEPS,
+               n_test: int = 100, device: str = "auto", cache: bool = False, **base) -> sweep.RunOutput:  # fmt: skip
+    """Tune the base (``base``: ``base_model``'s keywords; pretrained with ``seed``) on ``budget`` look-up
+    examples over ``n_keys`` distinct keys (``instruct.field_split``) and score tuned and base on seen and
+    unseen keys (``fields_scores``)."""
     split = field_split(n_keys, budget, n_test, seed)
     corpus = examples_corpus(split["train"], split["seen"], CONTEXT, label=f"fields {n_keys} {budget} {seed}",
                              seed=seed)  # fmt: skip
-    base = base_model(d_model, n_layer, seed, pretrain_steps, device=device)
-    result = tune(base, corpus, steps, seed=seed, device=device, cache=cache, progress=False)
-    metrics = {**fields_scores(result.model, split), "base": fields_scores(base, split)}
-    return replace(sweep.RunOutput.of_training(result, seed, metrics, steps=steps), extras={"model": result.model})
+    return _tuned_run(corpus, lambda m: fields_scores(m, split), seed, steps, device, cache, base)
 
 
 sweep.register_experiment("ch08_tune", tuning_run)
