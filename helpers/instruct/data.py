@@ -272,11 +272,10 @@ def _field_examples(keys, n: int, stream: tuple, avoid=frozenset()) -> list[Exam
     rng, wording = _rng("fields", *stream), _rng("fields", *stream, "templates")
     out: list[Example] = []
     for _ in range(50 * n):
-        if len(out) == n:
-            return out
-        key = keys[len(out) % len(keys)]
-        text, answer = task_named(f"field:{key}").make(rng)
+        t = task_named(f"field:{keys[len(out) % len(keys)]}")
+        text, answer = t.make(rng)
         if text not in avoid:
-            out.append(Example(f"field:{key}", int(wording.integers(len(task_named(f"field:{key}").templates))),
-                               text, answer))  # fmt: skip
+            out.append(Example(t.name, int(wording.integers(len(t.templates))), text, answer))
+            if len(out) == n:
+                return out
     raise ValueError(f"could not draw {n} look-up examples that avoid the test inputs; ask for fewer")

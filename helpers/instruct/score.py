@@ -102,10 +102,10 @@ def scores(model, examples: list[Example], max_new: int = 32) -> dict[str, dict[
     out = {}
     for name, pairs in groups.items():
         s, e = [p[0] for p in pairs], [p[1] for p in pairs]
-        row = {"exact_match": exact_match(s, e)}
-        if task(name).pattern is not None:
-            row["parses"] = sum(task(name).parses(x) for x in s) / len(s)
-        if task(name).options:
+        row, t = {"exact_match": exact_match(s, e)}, task(name)
+        if t.pattern is not None:
+            row["parses"] = sum(t.parses(x) for x in s) / len(s)
+        if t.options:
             row["option_accuracy"] = exact_match(option_choices(model, e), e)
         out[name] = row
     return out

@@ -7,8 +7,9 @@ no instruction with training, only the world its inputs come from.
 
 Beside them, ``field_task(key)`` is a family of look-up tasks whose instruction names the field to read from
 a record of ``FIELDS_PER_RECORD`` fields (``FIELD_KEYS``); its members are named ``field:<key>``, so that
-``task`` finds them too. Tuned on a few keys a model can memorise them; tuned on many, it must read the key
-in the instruction, and may then answer for keys it was never asked about (Zhang et al. 2024).
+``task`` finds them too. It tests Zhang et al. 2024's claim at toy size: a model tuned on a few keys can
+memorise them, and only one tuned on many has reason to read the key in the instruction, which it must do to
+answer for keys it was never asked about.
 
 The kinds follow the seed: question answering over a short passage (``qa``), classification with the
 options listed (``classify``), information extraction from a small record (``extract``) and structured
