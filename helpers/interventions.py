@@ -5,6 +5,8 @@ remedies (pass them as ``train(..., callbacks=[...])``; runs with callbacks are 
   ``start`` to ``stop - 1``: the fault a mistyped config or a schedule bug injects into a real run.
 - ``StuckShard(start, stop, batches)``: a data loader stuck on one shard: from step ``start`` to ``stop - 1``
   the run is served the same ``batches`` batches over and over instead of fresh text.
+- ``MixtureShift(start, sampler)``: the data mixture changes mid-run: from step ``start`` on, every batch comes
+  from ``sampler`` (e.g. another ``helpers.mixture.MixedCorpus``'s), as when a run moves to a new data phase.
 - ``SpikeRollback(every)``: the remedy PaLM used for loss spikes (Chowdhery et al. 2023, §5.1): keep
   snapshots of the model and optimizer; when a step's training loss is a spike (``helpers.monitor.spikes``'
   rule, applied online to the losses seen so far), restore the older of the last two snapshots and carry on.
@@ -59,6 +61,23 @@ class StuckShard:
         if len(self._shard) < self.batches:
             self._shard.append((x, y))
         return self._shard[(step - self.start) % self.batches]
+
+
+class MixtureShift:
+    """Trainer callback: from step ``start`` (0-based) on, train on batches drawn from ``sampler`` (anything
+    with ``sample() -> (x, y)``, such as ``MixedCorpus.sampler("train", context, batch_size)``) instead of the
+    run's own."""
+
+    def __init__(self, start: int, sampler):
+        if not (isinstance(start, int) and start >= 0):
+            raise ValueError(f"MixtureShift(start={start!r}): the shift happens at a whole step >= 0")
+        if not callable(getattr(sampler, "sample", None)):
+            raise ValueError("MixtureShift(sampler=...): pass a batch sampler, e.g. corpus.sampler('train', 64, 32)")
+        self.start, self.sampler = start, sampler
+
+    def batch(self, step: int, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch step ``step`` trains on: ``(x, y)`` before the shift, one from ``sampler`` after it."""
+        return (x, y) if step < self.start else self.sampler.sample()
 
 
 @dataclass(frozen=True)
