@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from helpers.interventions import LRFault, Rollback, SpikeRollback, StuckShard
+from helpers.interventions import LRFault, MixtureShift, Rollback, SpikeRollback, StuckShard
 from helpers.model import GPTConfig
 from helpers.train import TrainConfig, lr_at, train
 
@@ -106,3 +106,25 @@ def test_rollback_refuses_bad_settings():
         SpikeRollback(every=0)
     with pytest.raises(ValueError, match="window"):
         SpikeRollback(window=2)
+
+
+def test_mixture_shift_serves_the_other_sampler_from_its_step_on():
+    class Source:
+        def __init__(self):
+            self.n = 0
+
+        def sample(self):
+            self.n += 1
+            return torch.full((1, 2), self.n), torch.zeros(1, 2)
+
+    own = (torch.zeros(1, 2), torch.zeros(1, 2))
+    shift = MixtureShift(3, Source())
+    got = [shift.batch(step, *own)[0][0, 0].item() for step in range(6)]
+    assert got == [0, 0, 0, 1, 2, 3]
+
+
+def test_mixture_shift_refuses_bad_settings():
+    with pytest.raises(ValueError, match="whole step"):
+        MixtureShift(-1, object())
+    with pytest.raises(ValueError, match="batch sampler"):
+        MixtureShift(5, object())

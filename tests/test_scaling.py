@@ -641,3 +641,25 @@ def test_fit_r_star_refuses_runs_without_repeats_or_without_a_penalty():
     d, u = np.full(3, 3e5), np.array([3e5, 1e5, 3e4])
     with pytest.raises(ScalingFitError, match="top of its range"):  # repeats as good as fresh data
         fit_r_star(u, d, law.predict(d), law)
+
+
+# ----------------------------------------------------------------------------- the accuracy link
+
+
+def test_accuracy_link_recovers_a_sigmoid_and_refuses_data_without_a_rise():
+    from helpers.scaling import fit_accuracy_link
+
+    x = np.linspace(1.0, 3.0, 30)
+    acc = 0.25 + 0.75 / (1 + np.exp(6 * (x - 2.1)))
+    acc = acc + np.random.default_rng(0).normal(0, 0.01, x.size)
+    fit = fit_accuracy_link(x, acc, chance=0.25)
+    assert fit.s == pytest.approx(-6, rel=0.1) and fit.x0 == pytest.approx(2.1, abs=0.02)
+    assert np.abs(fit.predict(x) - acc).max() < 0.05 and fit.r2 > 0.99
+    free = fit_accuracy_link(x, 0.25 + 0.5 / (1 + np.exp(6 * (x - 2.1))), chance=0.25, top=None)
+    assert free.top == pytest.approx(0.75, abs=0.01)
+    with pytest.raises(ScalingFitError, match="within 0.05 of chance"):
+        fit_accuracy_link(x, np.full(x.size, 0.26), chance=0.25)
+    with pytest.raises(ScalingFitError, match="within 0.05 of the top"):
+        fit_accuracy_link(x, np.full(x.size, 0.99), chance=0.25)
+    with pytest.raises(ValueError, match="chance"):
+        fit_accuracy_link(x, acc, chance=0.25, top=0.2)

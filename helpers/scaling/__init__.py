@@ -16,6 +16,8 @@ tokens and ``C ≈ 6 N D`` the training compute in FLOPs (see ``helpers.model``)
   ``fit_r_star``, the fit of its constant R* given a law L(D) of fresh data.
 - ``mixing``: ``fit_mixing_law``, Ye et al. (2024)'s L_i(r) = c_i + k_i exp(Σ_j t_ij r_j), one domain's loss as a
   function of the training mixture r, and ``best_mixture``, the mixture that minimises fitted laws;
+- ``links``: ``fit_accuracy_link``, accuracy as a sigmoid of a task loss or of log compute, between chance and
+  a ceiling: the second step of a two-step forecast of task accuracy (OLMo ladders, Llama 3);
 - ``intervals``: ``bootstrap``, percentile intervals for any of the fits above, resampling the points.
 - ``checks``: the input and result checks every fit applies, and ``ScalingFitError``.
 
@@ -30,6 +32,7 @@ from .checks import ScalingFitError
 from .chinchilla import DEFAULT_GRID, Allocation, ChinchillaFit, chinchilla_allocation, fit_chinchilla
 from .frontier import Envelope, IsoflopFrontier, IsoflopMinimum, fit_isoflop_frontier, isoflop_minimum, loss_envelope
 from .intervals import BootstrapResult, bootstrap
+from .links import AccuracyLinkFit, fit_accuracy_link
 from .mixing import MixingLawFit, best_mixture, fit_mixing_law
 from .power_laws import PowerLawFit, SaturatingPowerLawFit, fit_power_law, fit_saturating_power_law
 from .repeated import RStarFit, effective_data, fit_r_star
@@ -57,6 +60,8 @@ __all__ = [
     "bootstrap",
     "DEFAULT_GRID",
     "MixingLawFit",
+    "AccuracyLinkFit",
+    "fit_accuracy_link",
     "fit_mixing_law",
     "best_mixture",
 ]

@@ -1,0 +1,241 @@
+"""Chapter 5's fits over the cached family: forecasts of abilities from smaller models, and how they fare.
+
+- ``family(rows)``: the ``ch05_family`` rows as ``Run`` objects (checkpoint curves of every suite and domain,
+  the final per-item scores); ``ladder`` / ``targets`` split them by ``helpers.ch05.LADDER`` and ``TARGETS``;
+- ``two_step``: the OLMo-ladder forecast of a suite's accuracy for the targets, compute -> task loss (a
+  saturating power law on the ladder's final checkpoints) -> accuracy (a sigmoid link fitted on every ladder
+  checkpoint), beside the direct compute -> accuracy sigmoid fitted on the ladder's final checkpoints;
+- ``gpt4_forecast``: GPT-4's capability forecast, -E[log pass_rate] = α C^(-k), fitted on the ladder;
+- ``collapse``: accuracy against the pretraining loss over every size and checkpoint (Du et al. 2024): one link
+  for all sizes, and how far each size lies from it;
+- ``chain_correlations``: per item, the correlation with log compute of log p, p, p normalised over the choices,
+  and multiple-choice correctness (Schaeffer et al. 2024), averaged over items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .abilities import N_CHOICES, p_choice
+from .ch05 import LADDER, TARGETS
+from .scaling import fit_accuracy_link, fit_power_law, fit_saturating_power_law
+
+CHANCE = {"mc_accuracy": 1 / N_CHOICES, "exact_match": 0.0}
+CHAIN = ("log p(correct)", "p(correct)", "p(correct | choices)", "choice accuracy")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One trained member of the family. Per checkpoint (``steps``): ``compute`` (training FLOPs so far), ``val``
+    (loss on the training mixture, nats per byte), ``domains[name]`` (each domain's validation loss) and
+    ``suites[suite][metric]`` (``helpers.abilities.summary``'s metrics); ``items[suite]`` holds the final model's
+    per-item ``choices`` (log-probabilities, the right one first) and ``greedy`` (exact match)."""
+
+    width: int
+    seed: int
+    n_params: int
+    steps: np.ndarray
+    compute: np.ndarray
+    val: np.ndarray
+    domains: dict
+    suites: dict
+    items: dict
+
+    def final(self, suite: str, metric: str) -> float:
+        """``metric`` of ``suite`` at the last checkpoint."""
+        return float(self.suites[suite][metric][-1])
+
+
+def family(rows: list[dict]) -> list[Run]:
+    """The ``ch05_family`` sweep rows as runs, ordered by width then seed."""
+    runs = []
+    for r in rows:
+        cps = r["metrics"]["checkpoints"]
+        steps = np.array([c["step"] for c in cps])
+        if list(steps) != list(r["curve"]["step"]):
+            raise ValueError(f"row {r['params']}: its checkpoints and its loss curve were taken at different steps")
+        names = list(cps[0]["suites"])
+        suites = {s: {m: np.array([c["suites"][s][m] for c in cps]) for m in cps[0]["suites"][s]} for s in names}
+        items = {s: {k: np.array(v) for k, v in d.items()} for s, d in r["metrics"]["items"].items()}
+        runs.append(
+            Run(
+                width=int(r["point"]["d_model"]),
+                seed=r["seed"],
+                n_params=r["non_embedding"],
+                steps=steps,
+                compute=r["flops"] / r["steps"] * steps,
+                val=np.array(r["curve"]["val"]),
+                domains={d: np.array([c["domains"][d] for c in cps]) for d in cps[0]["domains"]},
+                suites=suites,
+                items=items,
+            )
+        )
+    return sorted(runs, key=lambda run: (run.width, run.seed))
+
+
+def ladder(runs: list[Run]) -> list[Run]:
+    """The runs the forecasts are fitted on (``LADDER`` widths)."""
+    return [r for r in runs if r.width in LADDER]
+
+
+def targets(runs: list[Run]) -> list[Run]:
+    """The runs the forecasts predict (``TARGETS`` widths)."""
+    return [r for r in runs if r.width in TARGETS]
+
+
+def finals(runs: list[Run], suite: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(final compute, final ``metric`` of ``suite``) per run."""
+    return np.array([r.compute[-1] for r in runs]), np.array([r.final(suite, metric) for r in runs])
+
+
+def by_width(runs: list[Run], values) -> dict[int, np.ndarray]:
+    """``values`` (one per run) grouped by width: width -> array over seeds."""
+    out: dict[int, list] = {}
+    for r, v in zip(runs, values):
+        out.setdefault(r.width, []).append(v)
+    return {w: np.array(v) for w, v in out.items()}
+
+
+# ----------------------------------------------------------------------------- forecasts from the ladder
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast of ``metric`` on ``suite`` for each target width: ``predicted`` and ``measured`` (mean over
+    seeds), the measured seed standard deviation ``sd`` and the targets' training ``compute``; ``fits`` holds
+    the fitted laws."""
+
+    suite: str
+    metric: str
+    method: str
+    widths: tuple[int, ...]
+    predicted: np.ndarray
+    measured: np.ndarray
+    sd: np.ndarray
+    compute: np.ndarray
+    fits: tuple
+
+    @property
+    def error(self) -> np.ndarray:
+        """Predicted minus measured, per target width."""
+        return self.predicted - self.measured
+
+
+def _measured(runs: list[Run], suite: str, metric: str) -> tuple:
+    """The targets' widths, and per width the mean and seed standard deviation of ``metric`` and the mean compute."""
+    c, v = finals(targets(runs), suite, metric)
+    groups, compute = by_width(targets(runs), v), by_width(targets(runs), c)
+    widths = tuple(sorted(groups))
+    return (
+        widths,
+        np.array([groups[w].mean() for w in widths]),
+        np.array([groups[w].std(ddof=1) for w in widths]),
+        np.array([compute[w].mean() for w in widths]),
+    )
+
+
+def two_step(runs: list[Run], suite: str, metric: str = "mc_accuracy") -> Forecast:
+    """OLMo's two steps for the targets: task loss = E + A C^-α on the ladder's final checkpoints, then accuracy
+    as a sigmoid of task loss fitted on every ladder checkpoint (``fit_accuracy_link``, chance from ``CHANCE``)."""
+    lad = ladder(runs)
+    c, loss = finals(lad, suite, "task_loss")
+    step1 = fit_saturating_power_law(c, loss)
+    x = np.concatenate([r.suites[suite]["task_loss"] for r in lad])
+    y = np.concatenate([r.suites[suite][metric] for r in lad])
+    step2 = fit_accuracy_link(x, y, chance=CHANCE[metric])
+    widths, measured, sd, compute = _measured(runs, suite, metric)
+    predicted = step2.predict(step1.predict(compute))
+    return Forecast(suite, metric, "two steps", widths, predicted, measured, sd, compute, (step1, step2))
+
+
+def direct(runs: list[Run], suite: str, metric: str = "mc_accuracy") -> Forecast:
+    """The direct forecast for the targets: accuracy as a sigmoid of log compute, fitted on the ladder's final
+    checkpoints."""
+    c, acc = finals(ladder(runs), suite, metric)
+    link = fit_accuracy_link(np.log(c), acc, chance=CHANCE[metric])
+    widths, measured, sd, compute = _measured(runs, suite, metric)
+    return Forecast(suite, metric, "direct", widths, link.predict(np.log(compute)), measured, sd, compute, (link,))
+
+
+def gpt4_forecast(runs: list[Run], suite: str) -> Forecast:
+    """GPT-4's form on the ladder's final checkpoints: -E[log pass_rate] = α C^(-k), a straight line in log-log,
+    with pass_rate the probability that an answer sampled at temperature 1 is right (so -E[log pass_rate] is
+    -mean log p of the answers). Forecasts -E[log pass_rate] for the targets."""
+    c, logp = finals(ladder(runs), suite, "logp")
+    law = fit_power_law(c, -logp)
+    widths, measured, sd, compute = _measured(runs, suite, "logp")
+    name, method = "-E[log pass_rate]", "GPT-4 power law"
+    return Forecast(suite, name, method, widths, law.predict(compute), -measured, sd, compute, (law,))
+
+
+# ----------------------------------------------------------------------------- loss, not size (Du et al. 2024)
+
+
+def checkpoints(
+    runs: list[Run], suite: str, metric: str, loss: str = "val"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every checkpoint of every run as (pretraining loss, ``metric`` of ``suite``, width); ``loss`` is ``"val"``
+    (the training mixture) or a domain's name."""
+    xs = [r.val if loss == "val" else r.domains[loss] for r in runs]
+    return (
+        np.concatenate(xs),
+        np.concatenate([r.suites[suite][metric] for r in runs]),
+        np.concatenate([np.full(len(r.steps), r.width) for r in runs]),
+    )
+
+
+def collapse(runs: list[Run], suite: str, metric: str = "mc_accuracy", loss: str = "val") -> dict:
+    """One sigmoid link from pretraining loss to ``metric`` fitted on every checkpoint of every size; per width, the
+    mean residual of its checkpoints from that link (``offset``) and their spread (``scatter``)."""
+    x, y, w = checkpoints(runs, suite, metric, loss)
+    link = fit_accuracy_link(x, y, chance=CHANCE.get(metric, 0.0))
+    resid = y - link.predict(x)
+    widths = sorted(set(w.tolist()))
+    return {
+        "link": link,
+        "widths": widths,
+        "offset": np.array([resid[w == k].mean() for k in widths]),
+        "scatter": np.array([resid[w == k].std(ddof=1) for k in widths]),
+        "resid_std": float(resid.std(ddof=1)),
+    }
+
+
+def threshold(link, chance: float, margin: float) -> float:
+    """The pretraining loss at which ``link`` first rises ``margin`` above ``chance``: above it, the ability is at
+    chance within ``margin``."""
+    frac = margin / (link.top - chance)
+    if not 0 < frac < 1:
+        raise ValueError(f"margin={margin}: must lie between 0 and the link's rise ({link.top - chance:.3g})")
+    return float(link.x0 + np.log(frac / (1 - frac)) / link.s)
+
+
+# ----------------------------------------------------------------------------- which metrics track compute
+
+
+def chain_metrics(run: Run, suite: str) -> dict[str, np.ndarray]:
+    """A run's final per-item values of the four metrics of ``CHAIN``."""
+    ch = run.items[suite]["choices"]
+    return {
+        CHAIN[0]: ch[:, 0],
+        CHAIN[1]: np.exp(ch[:, 0]),
+        CHAIN[2]: p_choice(ch),
+        CHAIN[3]: (ch.argmax(axis=1) == 0).astype(float),
+    }
+
+
+def chain_correlations(runs: list[Run], suite: str) -> dict[str, dict]:
+    """Per item, the Pearson correlation across ``runs`` between log compute and each metric of ``CHAIN``;
+    returns metric -> ``{"per_item": correlations (NaN where the metric does not vary), "mean", "n"}``."""
+    logc = np.log([r.compute[-1] for r in runs])
+    values = [chain_metrics(r, suite) for r in runs]
+    out = {}
+    for name in CHAIN:
+        m = np.stack([v[name] for v in values])  # (runs, items)
+        dm, dc = m - m.mean(axis=0), logc - logc.mean()
+        denom = np.sqrt((dm**2).sum(axis=0) * (dc**2).sum())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(denom > 0, (dm * dc[:, None]).sum(axis=0) / denom, np.nan)
+        out[name] = {"per_item": r, "mean": float(np.nanmean(r)), "n": int(np.isfinite(r).sum())}
+    return out
