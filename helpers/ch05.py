@@ -6,6 +6,7 @@
   ``EVAL_EVERY`` steps) on the four suites and the three domains, and keeps the final model's per-item
   scores (``metrics["items"]``) for the per-item correlations of section 5;
 - the grid ``ch05_family``: ``LADDER`` widths (to fit on) and ``TARGETS`` (to forecast) over ``SEEDS``;
+- the grid ``ch05_holdout``: ``HELD_OUT``-wide models over ``SEEDS``, which only exercise 5.2's checker reads;
 - the grid ``ch05_decay``: ``decay_lm``, the same model trained on ``MIX`` and then, from step ``SHIFT``, on
   ``SHIFTED`` (no arithmetic), scored as it goes: an ability that decays while the loss on the new mixture
   keeps falling.
@@ -33,6 +34,7 @@ MIX = "kjv=0.5,code=0.2,arith=0.3"
 SHIFTED = "kjv=0.7,code=0.3,arith=0"
 LADDER = (32, 48, 64, 96, 128)  # the smaller models the forecasts are fitted on
 TARGETS = (192, 256)  # the larger ones they forecast, trained afterwards
+HELD_OUT = 160  # a width no figure shows: exercise 5.2 forecasts it and its checker scores the forecast
 SEEDS = (0, 1, 2)
 STEPS, EVAL_EVERY = 2000, 200
 DECAY_WIDTH, DECAY_STEPS, SHIFT, DECAY_EVERY = 96, 3000, 1500, 150
@@ -110,6 +112,11 @@ sweep.register_grid(
     "ch05_family",
     full=[{"recipe": "ability_lm", "d_model": d, "seed": s} for s in SEEDS for d in LADDER + TARGETS],
     quick=[{"recipe": "ability_lm", "d_model": 32, "seed": 0, "steps": 400}],
+)
+sweep.register_grid(
+    "ch05_holdout",
+    full=[{"recipe": "ability_lm", "d_model": HELD_OUT, "seed": s} for s in SEEDS],
+    quick=[{"recipe": "ability_lm", "d_model": HELD_OUT, "seed": 0, "steps": 200}],
 )
 sweep.register_grid(
     "ch05_decay",
