@@ -9,7 +9,9 @@
 - the grid ``ch05_holdout``: ``HELD_OUT``-wide models over ``SEEDS``, which only exercise 5.2's checker reads;
 - the grid ``ch05_decay``: ``decay_lm``, the same model trained on ``MIX`` and then, from step ``SHIFT``, on
   ``SHIFTED`` (no arithmetic), scored as it goes: an ability that decays while the loss on the new mixture
-  keeps falling.
+  keeps falling;
+- the chapter's exercises (``decade_exercise``, ``holdout_exercise``, ``loss_not_size_exercise``), their answers
+  computed here, and ``compute_of``, the training compute of a family member of any width.
 
 The fits and forecasts over the family are in ``helpers.ch05_forecast``, its tables in ``helpers.ch05_tables``
 and its figures in ``helpers.ch05_figures``.
@@ -22,11 +24,12 @@ from dataclasses import replace
 import numpy as np
 
 from . import sweep
-from .abilities import SUITES, AbilityProbe, domains, score, suites
+from .abilities import SUITES, AbilityProbe, domains, score, suites, summary
+from .book.exercises import Exercise, Experiment
 from .data import Corpus
 from .interventions import MixtureShift
 from .mixture import mixed_corpus
-from .model import GPTConfig
+from .model import GPTConfig, flops_per_token
 from .sweep import RunOutput
 from .train import TrainConfig, train
 
@@ -123,5 +126,83 @@ sweep.register_grid(
     full=[{"recipe": "decay_lm", "seed": s} for s in SEEDS],
     quick=[{"recipe": "decay_lm", "seed": 0}],
 )
+
+
+# ----------------------------------------------------------------------------- the chapter's exercises
+
+
+def compute_of(d_model: int, steps: int = STEPS) -> float:
+    """The training compute (FLOPs) of a family member ``d_model`` wide trained ``steps`` steps: the model's FLOPs
+    per token (``helpers.model.flops_per_token``) times the tokens it reads."""
+    model_cfg, train_cfg = ability_lm(family_corpus(), d_model=d_model, steps=steps)
+    return float(flops_per_token(model_cfg) * train_cfg.batch_size * model_cfg.context * steps)
+
+
+def decade_exercise(law) -> Exercise:
+    """Exercise 5.1: by what factor a fitted GPT-4 law ``-E[log pass_rate] = a C^-k`` (``law.alpha`` is k) says
+    -E[log pass_rate] falls each time the compute grows tenfold."""
+    return Exercise(
+        "5.1 ten times the compute",
+        expected=10 ** (-law.alpha),
+        hints=(
+            "a power law turns a factor in C into a factor in the result: which one, for a factor of 10?",
+            "(10 C)^-k / C^-k = 10^-k; k is the fitted law's alpha",
+        ),
+        coarsest=0.01,
+    )
+
+
+def holdout_exercise(suite: str = "code", metric: str = "mc_accuracy", k: float = 3.0, floor: float = 0.03):
+    """Exercise 5.2: forecast the final ``metric`` on ``suite`` of the ``HELD_OUT``-wide models from the ladder;
+    the checker compares with those models (``ch05_holdout``, which no figure shows): right within ``k`` seed
+    standard deviations of their mean, or ``floor``, whichever is larger."""
+    rows = sweep.load_sweep("ch05_holdout")
+    values = np.array([r["metrics"]["checkpoints"][-1]["suites"][suite][metric] for r in rows])
+    return Exercise(
+        f"5.2 forecast a {HELD_OUT}-wide model",
+        expected=float(values.mean()),
+        hints=(
+            f"fit on the ladder only, then read the fit at the compute of a {HELD_OUT}-wide model (ch05.compute_of)",
+            f"ch05_forecast.forecast_at(runs, {suite!r}, {metric!r}, ch05.compute_of({HELD_OUT})) gives the two-step "
+            "forecast; compare it with the direct one before you answer",
+        ),
+        atol=max(k * float(values.std(ddof=1)), floor),
+    )
+
+
+def loss_not_size_exercise(link, tolerance: float, loss_range: tuple[float, float]) -> Experiment:
+    """Exercise 5.3: train a model of a width the family does not have (a multiple of 16) with ``run_ability``; the
+    checker reads its pretraining loss and its multiple-choice accuracy on the verse suite and passes when the
+    accuracy lies within ``tolerance`` of what the family's one link (``link``, fitted over every size) predicts at
+    that loss, the loss lying in ``loss_range`` where the link was fitted."""
+
+    def verify(result):
+        model = getattr(result, "model", None)
+        if model is None:
+            return False, "pass the TrainResult that ch05.run_ability(d_model=..., steps=...) returned"
+        width = model.cfg.d_model
+        if width in LADDER + TARGETS + (HELD_OUT,):
+            return False, f"{width} wide is a size the family already has; pick another multiple of 16 (e.g. 80)"
+        loss = float(result.history.final_val)
+        if not loss_range[0] <= loss <= loss_range[1]:
+            lo, hi = loss_range
+            return False, f"its loss {loss:.3f} lies outside {lo:.2f}-{hi:.2f}, where the link was fitted"
+        items = suites()["verse"]
+        acc = summary(score(model, items), items)["mc_accuracy"]
+        expected = float(link.predict(loss))
+        ok = abs(acc - expected) <= tolerance
+        verdict = "the family's link holds for a new size" if ok else "the link misses this size"
+        said = f"the link says {expected:.3f} ± {tolerance:.3f}"
+        return ok, f"{width} wide, loss {loss:.3f}: verse accuracy {acc:.3f}, {said}: {verdict}"
+
+    return Experiment(
+        "5.3 loss, not size",
+        verify=verify,
+        hints=(
+            "a new width between the family's, and enough steps to bring its loss into the fitted range",
+            "ch05.run_ability(d_model=80, steps=1000) takes about 20 s",
+        ),
+    )
+
 
 __all__ = ["SUITES", "ability_lm", "decay_lm", "family_corpus", "item_scores", "run_ability", "run_decay"]

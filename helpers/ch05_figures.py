@@ -254,3 +254,26 @@ def forecast_explorer(runs):
     metric.observe(redraw, names="value")
     redraw()
     return view_box([widgets.HBox([suite, metric]), image, note], "forecast explorer")
+
+
+def plot_emergence(e: dict):
+    """Chapter 6's addition family (``ch05_forecast.emergence_forecast``): left, -log p(answer) against compute,
+    the ladder's sizes (filled) and the larger ones (open), with GPT-4's law fitted on the ladder and extended;
+    right, exact match against compute, the ladder's range shaded."""
+    fig, (left, right) = new_figure(2, width=9.4, height=3.4)
+    lad, big = e["ladder"], ~e["ladder"]
+    grid = np.geomspace(e["compute"].min() / 1.3, e["compute"].max() * 1.3, 100)
+    left.plot(e["compute"][lad], e["nll"][lad], "o", color="C0", ms=5, label="ladder (mean of 5 seeds)")
+    left.plot(e["compute"][big], e["nll"][big], "o", mfc="none", color="C0", ms=5, label="larger models")
+    left.plot(grid, e["law"].predict(grid), "--", color="C3", label="GPT-4's law, fitted on the ladder")
+    log_axes(left, y_format="{:.2g}")
+    left.set_ylabel("−log p(answer) (nats)")
+    right.plot(e["compute"], e["exact_match"], "o-", color="C0", ms=5)
+    right.axvspan(grid[0], e["compute"][lad].max() * 1.1, color="0.85", label="the ladder's range")
+    right.set_xscale("log")
+    right.set_ylabel("exact match")
+    for ax in (left, right):
+        ax.set_xlabel("training compute C (FLOPs)")
+        ax.legend(loc="center left" if ax is right else "lower left")
+    fig.tight_layout()
+    return fig

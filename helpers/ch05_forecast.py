@@ -2,9 +2,10 @@
 
 - ``family(rows)``: the ``ch05_family`` rows as ``Run`` objects (checkpoint curves of every suite and domain,
   the final per-item scores); ``ladder`` / ``targets`` split them by ``helpers.ch05.LADDER`` and ``TARGETS``;
-- ``two_step``: the OLMo-ladder forecast of a suite's accuracy for the targets, compute -> task loss (a
-  saturating power law on the ladder's final checkpoints) -> accuracy (a sigmoid link fitted on every ladder
-  checkpoint), beside the direct compute -> accuracy sigmoid fitted on the ladder's final checkpoints;
+- ``fit_two_step`` / ``two_step``: the OLMo-ladder forecast of a suite's accuracy for the targets, compute ->
+  task loss (a saturating power law on the ladder's final checkpoints) -> accuracy (a sigmoid link fitted on every
+  ladder checkpoint), beside the direct compute -> accuracy sigmoid fitted on the ladder's final checkpoints
+  (``fit_direct`` / ``direct``); ``forecast_at`` gives either one at any compute;
 - ``gpt4_forecast``: GPT-4's capability forecast, -E[log pass_rate] = α C^(-k), fitted on the ladder;
 - ``collapse``: accuracy against the pretraining loss over every size and checkpoint (Du et al. 2024): one link
   for all sizes, and how far each size lies from it;
@@ -136,25 +137,47 @@ def _measured(runs: list[Run], suite: str, metric: str) -> tuple:
     )
 
 
-def two_step(runs: list[Run], suite: str, metric: str = "mc_accuracy") -> Forecast:
-    """OLMo's two steps for the targets: task loss = E + A C^-α on the ladder's final checkpoints, then accuracy
-    as a sigmoid of task loss fitted on every ladder checkpoint (``fit_accuracy_link``, chance from ``CHANCE``)."""
+def fit_two_step(runs: list[Run], suite: str, metric: str = "mc_accuracy") -> tuple:
+    """OLMo's two steps fitted on the ladder: task loss = E + A C^-α on its final checkpoints (step 1), accuracy as
+    a sigmoid of task loss on every one of its checkpoints (step 2, ``fit_accuracy_link``, chance from ``CHANCE``).
+    Returns ``(step1, step2)``; the forecast at compute C is ``step2.predict(step1.predict(C))``."""
     lad = ladder(runs)
     c, loss = finals(lad, suite, "task_loss")
-    step1 = fit_saturating_power_law(c, loss)
     x = np.concatenate([r.suites[suite]["task_loss"] for r in lad])
     y = np.concatenate([r.suites[suite][metric] for r in lad])
-    step2 = fit_accuracy_link(x, y, chance=CHANCE[metric])
+    return fit_saturating_power_law(c, loss), fit_accuracy_link(x, y, chance=CHANCE[metric])
+
+
+def fit_direct(runs: list[Run], suite: str, metric: str = "mc_accuracy"):
+    """The direct fit on the ladder's final checkpoints: accuracy as a sigmoid of log compute; the forecast at
+    compute C is ``link.predict(log C)``."""
+    c, acc = finals(ladder(runs), suite, metric)
+    return fit_accuracy_link(np.log(c), acc, chance=CHANCE[metric])
+
+
+def forecast_at(runs: list[Run], suite: str, metric: str, compute, method: str = "two steps") -> np.ndarray:
+    """The ladder's forecast of ``metric`` on ``suite`` at training compute ``compute`` (FLOPs), by ``method``:
+    ``"two steps"`` (``fit_two_step``) or ``"direct"`` (``fit_direct``)."""
+    compute = np.asarray(compute, dtype=float)
+    if method == "two steps":
+        step1, step2 = fit_two_step(runs, suite, metric)
+        return step2.predict(step1.predict(compute))
+    if method == "direct":
+        return fit_direct(runs, suite, metric).predict(np.log(compute))
+    raise ValueError(f"method={method!r}: choose 'two steps' or 'direct'")
+
+
+def two_step(runs: list[Run], suite: str, metric: str = "mc_accuracy") -> Forecast:
+    """The two-step forecast (``fit_two_step``) for the targets, beside their measurements."""
+    fits = fit_two_step(runs, suite, metric)
     widths, measured, sd, compute = _measured(runs, suite, metric)
-    predicted = step2.predict(step1.predict(compute))
-    return Forecast(suite, metric, "two steps", widths, predicted, measured, sd, compute, (step1, step2))
+    predicted = fits[1].predict(fits[0].predict(compute))
+    return Forecast(suite, metric, "two steps", widths, predicted, measured, sd, compute, fits)
 
 
 def direct(runs: list[Run], suite: str, metric: str = "mc_accuracy") -> Forecast:
-    """The direct forecast for the targets: accuracy as a sigmoid of log compute, fitted on the ladder's final
-    checkpoints."""
-    c, acc = finals(ladder(runs), suite, metric)
-    link = fit_accuracy_link(np.log(c), acc, chance=CHANCE[metric])
+    """The direct forecast (``fit_direct``) for the targets, beside their measurements."""
+    link = fit_direct(runs, suite, metric)
     widths, measured, sd, compute = _measured(runs, suite, metric)
     return Forecast(suite, metric, "direct", widths, link.predict(np.log(compute)), measured, sd, compute, (link,))
 
@@ -239,3 +262,40 @@ def chain_correlations(runs: list[Run], suite: str) -> dict[str, dict]:
             r = np.where(denom > 0, (dm * dc[:, None]).sum(axis=0) / denom, np.nan)
         out[name] = {"per_item": r, "mean": float(np.nanmean(r)), "n": int(np.isfinite(r).sum())}
     return out
+
+
+# ----------------------------------------------------------------------------- an ability that gives no warning
+
+EMERGENCE_LADDER = 1.2e11  # chapter 6's models below this compute (8 to 16 wide, one layer) are the ladder
+
+
+def emergence_forecast(rows: list[dict], below: float = EMERGENCE_LADDER) -> dict:
+    """Forecast chapter 6's 4-digit addition (``ch06_family`` rows) from its models trained with less than
+    ``below`` FLOPs: GPT-4's law on -log p(answer) fitted to every ladder run, and the direct accuracy fit, which
+    may refuse the ladder's data (its message is kept). Returns, per size (ordered by compute): ``compute``,
+    the measured means of ``exact_match`` and ``nll`` (-log p, nats) and the ``forecast`` of ``nll``; with
+    ``ladder`` (a mask over sizes), the ``law`` and ``direct`` (the fit, or the reason it refused)."""
+    sizes: dict[tuple, list] = {}
+    for r in rows:
+        key = (r["point"]["d_model"], r["point"]["n_layer"])
+        sizes.setdefault(key, []).append((r["flops"], r["metrics"]["exact_match"], -r["metrics"]["logprob"]))
+    keys = sorted(sizes, key=lambda k: sizes[k][0][0])
+    arr = {k: np.array(sizes[k]) for k in keys}
+    compute = np.array([arr[k][0, 0] for k in keys])
+    ladder_mask = compute < below
+    lad = np.concatenate([arr[k] for k, m in zip(keys, ladder_mask) if m])
+    law = fit_power_law(lad[:, 0], lad[:, 2])
+    try:
+        direct_fit = fit_accuracy_link(np.log(lad[:, 0]), lad[:, 1], chance=0.0)
+    except ValueError as err:
+        direct_fit = str(err)
+    return {
+        "sizes": keys,
+        "compute": compute,
+        "exact_match": np.array([arr[k][:, 1].mean() for k in keys]),
+        "nll": np.array([arr[k][:, 2].mean() for k in keys]),
+        "forecast": law.predict(compute),
+        "ladder": ladder_mask,
+        "law": law,
+        "direct": direct_fit,
+    }

@@ -184,6 +184,30 @@ PUBLISHED = {
         "compute_ratio": 10_000,
         "cite": "openai2023gpt4",
     },
+    # OpenAI 2023, GPT-4 technical report §3.1: HumanEval pass rate predicted from models trained with at most
+    # 1,000 times less compute, by fitting -E_P[log(pass_rate(C))] = α C^(-k) on a subset of the problems
+    "gpt4_capability": {
+        "name": "OpenAI 2023 (GPT-4)",
+        "form": "−E[log pass_rate(C)] = α C^(−k)",
+        "compute_ratio": 1_000,
+        "cite": "openai2023gpt4",
+    },
+    # Bhagia et al. 2024, OLMo model ladders: (N, D) -> task loss -> accuracy, the ladder costing 1% of the target
+    # models' compute; on four multiple-choice tasks the 7B and 13B targets' accuracy within 2 points, on four
+    # others an average absolute error of 6.9 points (arXiv v1 abstract)
+    "olmo_ladder": {
+        "name": "Bhagia et al. 2024 (OLMo ladders)",
+        "compute_share": 0.01,
+        "error_points_good": 2.0,
+        "error_points_noisy": 6.9,
+        "cite": "bhagia2024establishing",
+    },
+    # Du et al. 2024: models of different sizes with the same pretraining loss score alike downstream; an ability
+    # stays at chance until the loss falls below a threshold
+    "du_loss": {"name": "Du et al. 2024", "cite": "du2024understanding"},
+    # Schaeffer et al. 2024: the correlation of a score with compute degrades along log p(correct) -> p(correct) ->
+    # p(correct) normalised over the choices -> accuracy, because the last steps depend on the wrong choices too
+    "schaeffer_chain": {"name": "Schaeffer et al. 2024", "cite": "schaeffer2024why"},
     # Ye et al. 2024, data mixing laws: L_i(r) = c_i + k_i exp(sum_j t_ij r_j) fitted on small proxies; the mixture
     # it optimised reached the default mixture's performance as if that were trained 48% longer
     "ye_mixing": {
