@@ -6,6 +6,7 @@
 - ``plot_collapse``: accuracy against the pretraining loss at every checkpoint of every size (Du et al. 2024);
 - ``plot_chain``: the per-item correlations with compute of the four metrics of Schaeffer et al. (2024)'s chain;
 - ``plot_decay``: an ability that decays after the mixture shifts, and the loss that keeps falling;
+- ``plot_emergence``: chapter 6's addition forecast from its smallest models, and the jump it misses;
 - ``plot_forecast`` / ``forecast_explorer``: one suite and metric's forecasts (a widget with two menus), and
   ``plot_forecasts``, its static twin, every suite's forecasts side by side.
 """
@@ -22,6 +23,15 @@ from .scaling import ScalingFitError
 SUITE_COLORS = {"facts": "C0", "sums": "C3", "verse": "C2", "code": "C1"}
 DOMAIN_COLORS = {"kjv": "C2", "code": "C1", "arith": "C0"}
 METRIC_NAMES = {"mc_accuracy": "multiple-choice accuracy", "exact_match": "exact match"}
+
+
+def _log_log(ax) -> None:
+    """Log scales on both axes; plain numbers at the decades of a y axis spanning several, no crowded minor labels."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    log_axes(ax, y_format="{:g}")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _mean_by_width(runs, values):
@@ -118,10 +128,10 @@ def plot_gpt4(runs, forecasts: dict):
         ax.plot(grid, law.predict(grid), "-", color=color, label=f"{suite} (k = {law.alpha:.2f})")
         ax.plot(f.compute, f.measured, "s", mfc="none", color=color, ms=6)
         ax.plot(f.compute, f.predicted, "x", color=color, ms=6)
-    log_axes(ax, y_format="{:.1f}")
+    _log_log(ax)
     ax.set_xlabel("training compute C (FLOPs)")
     ax.set_ylabel("−E[log pass rate] (nats)")
-    ax.legend(title="suite (circles: ladder; squares: targets)")
+    ax.legend(title="circles: ladder; squares: targets", loc="lower left", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -200,11 +210,11 @@ def plot_forecast(runs, suite: str, metric: str, ax=None) -> str:
     _target_marks(ax, runs, lambda r: r.compute[-1], lambda r: r.final(suite, metric))
     grid = np.geomspace(c.min() / 1.5, max(r.compute[-1] for r in runs) * 1.5, 100)
     notes = []
-    for method, style in ((two_step, "-"), (direct, "--")):
+    for method, label, style in ((two_step, "two steps", "-"), (direct, "direct", "--")):
         try:
             f = method(runs, suite, metric)
         except ScalingFitError as err:
-            notes.append(f"{method.__name__.replace('_', ' ')}: no fit ({str(err).split(': ', 1)[1].split(';')[0]})")
+            notes.append(f"{label}: no fit ({str(err).split(': ', 1)[1].split(';')[0]})")
             continue
         fits = f.fits
         curve = fits[1].predict(fits[0].predict(grid)) if len(fits) == 2 else fits[0].predict(np.log(grid))
@@ -215,7 +225,7 @@ def plot_forecast(runs, suite: str, metric: str, ax=None) -> str:
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("training compute C (FLOPs)")
     ax.set_ylabel(METRIC_NAMES[metric])
-    ax.set_title(f"{suite}, {METRIC_NAMES[metric]}", fontsize=10)
+    ax.set_title(suite, fontsize=10)
     ax.legend(loc="upper left")
     return "; ".join(notes)
 
@@ -266,7 +276,7 @@ def plot_emergence(e: dict):
     left.plot(e["compute"][lad], e["nll"][lad], "o", color="C0", ms=5, label="ladder (mean of 5 seeds)")
     left.plot(e["compute"][big], e["nll"][big], "o", mfc="none", color="C0", ms=5, label="larger models")
     left.plot(grid, e["law"].predict(grid), "--", color="C3", label="GPT-4's law, fitted on the ladder")
-    log_axes(left, y_format="{:.2g}")
+    _log_log(left)
     left.set_ylabel("−log p(answer) (nats)")
     right.plot(e["compute"], e["exact_match"], "o-", color="C0", ms=5)
     right.axvspan(grid[0], e["compute"][lad].max() * 1.1, color="0.85", label="the ladder's range")
@@ -274,6 +284,6 @@ def plot_emergence(e: dict):
     right.set_ylabel("exact match")
     for ax in (left, right):
         ax.set_xlabel("training compute C (FLOPs)")
-        ax.legend(loc="center left" if ax is right else "lower left")
+        ax.legend(loc="upper left" if ax is right else "lower left")
     fig.tight_layout()
     return fig

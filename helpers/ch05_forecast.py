@@ -5,12 +5,15 @@
 - ``fit_two_step`` / ``two_step``: the OLMo-ladder forecast of a suite's accuracy for the targets, compute ->
   task loss (a saturating power law on the ladder's final checkpoints) -> accuracy (a sigmoid link fitted on every
   ladder checkpoint), beside the direct compute -> accuracy sigmoid fitted on the ladder's final checkpoints
-  (``fit_direct`` / ``direct``); ``forecast_at`` gives either one at any compute;
+  (``fit_direct`` / ``direct``); ``forecast_at`` gives either one at any compute, ``per_seed_errors`` both from
+  each seed's ladder alone;
 - ``gpt4_forecast``: GPT-4's capability forecast, -E[log pass_rate] = α C^(-k), fitted on the ladder;
 - ``collapse``: accuracy against the pretraining loss over every size and checkpoint (Du et al. 2024): one link
   for all sizes, and how far each size lies from it;
-- ``chain_correlations``: per item, the correlation with log compute of log p, p, p normalised over the choices,
-  and multiple-choice correctness (Schaeffer et al. 2024), averaged over items.
+- ``chain_correlations`` / ``chain_drop`` / ``chain_steps``: per item, the correlation with log compute of log p,
+  p, p normalised over the choices, and multiple-choice correctness (Schaeffer et al. 2024), averaged over items,
+  and the drop from one metric to another with its standard error;
+- ``emergence_forecast``: chapter 6's addition forecast from its smallest models, which show nothing to extrapolate.
 """
 
 from __future__ import annotations
@@ -182,6 +185,22 @@ def direct(runs: list[Run], suite: str, metric: str = "mc_accuracy") -> Forecast
     return Forecast(suite, metric, "direct", widths, link.predict(np.log(compute)), measured, sd, compute, (link,))
 
 
+def per_seed_errors(runs: list[Run], cases) -> dict:
+    """Both forecasts fitted on each seed's ladder alone (three independent ladders), scored against the targets
+    (mean over their seeds): ``cases`` is a list of ``(suite, metric)``; returns ``{case: {"two steps": errors,
+    "direct": errors}}``, each ``(seeds, targets)``."""
+    seeds = sorted({r.seed for r in ladder(runs)})
+    out = {}
+    for suite, metric in cases:
+        errs = {"two steps": [], "direct": []}
+        for s in seeds:
+            sub = [r for r in ladder(runs) if r.seed == s] + targets(runs)
+            errs["two steps"].append(two_step(sub, suite, metric).error)
+            errs["direct"].append(direct(sub, suite, metric).error)
+        out[(suite, metric)] = {k: np.array(v) for k, v in errs.items()}
+    return out
+
+
 def gpt4_forecast(runs: list[Run], suite: str) -> Forecast:
     """GPT-4's form on the ladder's final checkpoints: -E[log pass_rate] = α C^(-k), a straight line in log-log,
     with pass_rate the probability that an answer sampled at temperature 1 is right (so -E[log pass_rate] is
@@ -211,9 +230,13 @@ def checkpoints(
 
 def collapse(runs: list[Run], suite: str, metric: str = "mc_accuracy", loss: str = "val") -> dict:
     """One sigmoid link from pretraining loss to ``metric`` fitted on every checkpoint of every size; per width, the
-    mean residual of its checkpoints from that link (``offset``) and their spread (``scatter``)."""
+    mean residual of its checkpoints from that link (``offset``) and their spread (``scatter``); and, to compare,
+    the same link in log compute (``compute_link``) with the residual spread of each (``resid_std``,
+    ``compute_resid_std``)."""
     x, y, w = checkpoints(runs, suite, metric, loss)
     link = fit_accuracy_link(x, y, chance=CHANCE.get(metric, 0.0))
+    logc = np.log(np.concatenate([r.compute for r in runs]))
+    by_compute = fit_accuracy_link(logc, y, chance=CHANCE.get(metric, 0.0))
     resid = y - link.predict(x)
     widths = sorted(set(w.tolist()))
     return {
@@ -222,7 +245,16 @@ def collapse(runs: list[Run], suite: str, metric: str = "mc_accuracy", loss: str
         "offset": np.array([resid[w == k].mean() for k in widths]),
         "scatter": np.array([resid[w == k].std(ddof=1) for k in widths]),
         "resid_std": float(resid.std(ddof=1)),
+        "compute_link": by_compute,
+        "compute_resid_std": float((y - by_compute.predict(logc)).std(ddof=1)),
     }
+
+
+def seed_sd(runs: list[Run], suite: str, metric: str = "mc_accuracy") -> float:
+    """The spread of ``metric`` on ``suite`` between seeds at the end of training: the standard deviation over
+    seeds of each width's final value, averaged over widths."""
+    groups = by_width(runs, finals(runs, suite, metric)[1])
+    return float(np.mean([v.std(ddof=1) for v in groups.values()]))
 
 
 def threshold(link, chance: float, margin: float) -> float:
@@ -249,8 +281,9 @@ def chain_metrics(run: Run, suite: str) -> dict[str, np.ndarray]:
 
 
 def chain_correlations(runs: list[Run], suite: str) -> dict[str, dict]:
-    """Per item, the Pearson correlation across ``runs`` between log compute and each metric of ``CHAIN``;
-    returns metric -> ``{"per_item": correlations (NaN where the metric does not vary), "mean", "n"}``."""
+    """Per item, the Pearson correlation across ``runs`` between log compute and each metric of ``CHAIN``. An item
+    whose metric never changes across the runs (always right, say) carries no signal about compute and counts as 0.
+    Returns metric -> ``{"per_item": correlations, "mean", "n"}`` (``n``: the items where the metric varies)."""
     logc = np.log([r.compute[-1] for r in runs])
     values = [chain_metrics(r, suite) for r in runs]
     out = {}
@@ -258,10 +291,23 @@ def chain_correlations(runs: list[Run], suite: str) -> dict[str, dict]:
         m = np.stack([v[name] for v in values])  # (runs, items)
         dm, dc = m - m.mean(axis=0), logc - logc.mean()
         denom = np.sqrt((dm**2).sum(axis=0) * (dc**2).sum())
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.where(denom > 0, (dm * dc[:, None]).sum(axis=0) / denom, np.nan)
-        out[name] = {"per_item": r, "mean": float(np.nanmean(r)), "n": int(np.isfinite(r).sum())}
+        varies = denom > 1e-12
+        r = np.zeros(m.shape[1])
+        r[varies] = (dm * dc[:, None]).sum(axis=0)[varies] / denom[varies]
+        out[name] = {"per_item": r, "mean": float(r.mean()), "n": int(varies.sum())}
     return out
+
+
+def chain_drop(correlations: dict, a: str, b: str) -> dict:
+    """The drop in mean correlation from metric ``a`` to metric ``b`` and its standard error over items (the
+    items' paired differences), so that a drop can be judged against its noise."""
+    diff = correlations[a]["per_item"] - correlations[b]["per_item"]
+    return {"from": a, "to": b, "drop": float(diff.mean()), "se": float(diff.std(ddof=1) / np.sqrt(diff.size))}
+
+
+def chain_steps(correlations: dict) -> list[dict]:
+    """``chain_drop`` for each step along ``CHAIN``, from one metric to the next."""
+    return [chain_drop(correlations, a, b) for a, b in zip(CHAIN, CHAIN[1:])]
 
 
 # ----------------------------------------------------------------------------- an ability that gives no warning

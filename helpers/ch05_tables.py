@@ -88,3 +88,53 @@ def decay_table(report: list[dict], steps: np.ndarray) -> object:
     heads = ["seed", "facts peak (step)", "facts at the end", "stop fires at", "checkpoint kept", "facts kept",
              "cost on the new mixture (nats/byte)"]  # fmt: skip
     return md_table(heads, rows)
+
+
+def paper_table(published: dict, rows: dict) -> object:
+    """The published results the chapter echoes beside ours: ``rows`` maps each key of ``published`` used here
+    (``olmo_ladder``, ``gpt4_capability``, ``du_loss``, ``schaeffer_chain``) to our result, as text."""
+    paper = {
+        "olmo_ladder": f"ladder at {published['olmo_ladder']['compute_share']:.0%} of the targets' compute; four "
+        f"multiple-choice tasks within {published['olmo_ladder']['error_points_good']:g} points, four others "
+        f"{published['olmo_ladder']['error_points_noisy']:g} points on average",
+        "gpt4_capability": f"{published['gpt4_capability']['form']} fitted on models with up to "
+        f"{published['gpt4_capability']['compute_ratio']:,}× less compute predicted HumanEval's pass rate",
+        "du_loss": "equal pretraining loss, equal downstream score across sizes; at chance above a loss threshold",
+        "schaeffer_chain": "the correlation with compute degrades from log p to p, to p over the choices, to accuracy",
+    }
+    what = {
+        "olmo_ladder": "two-step forecast of accuracy",
+        "gpt4_capability": "capability forecast",
+        "du_loss": "loss, not size",
+        "schaeffer_chain": "which metrics track compute",
+    }
+    body = [[what[k], f"{published[k]['name']}: {paper[k]}", ours] for k, ours in rows.items()]
+    return md_table(["", "paper", "ours"], body)
+
+
+def our_results(runs, forecasts: list, gpt4: dict, collapsed: dict, chains: dict, threshold: float) -> dict:
+    """Our side of ``paper_table``, as text from the chapter's results: the forecasts' errors (points of accuracy),
+    the GPT-4 law's relative errors on the cloze suites, the scatter about one link in loss and in compute, the
+    facts suite's chance threshold, and the verse suite's correlations along the chain."""
+    from .ch05_forecast import ladder, targets
+
+    lad = [r for r in ladder(runs) if r.seed == 0]
+    share = sum(r.compute[-1] for r in lad) / max(r.compute[-1] for r in targets(runs))
+
+    def points(method):
+        errs = np.concatenate([100 * f.error for f in forecasts if f.method == method and f.suite in ("verse", "code")])
+        return f"{errs.min():+.0f} to {errs.max():+.0f}"
+
+    rel = np.concatenate([100 * gpt4[s].error / gpt4[s].measured for s in ("verse", "code")])
+    ratio = max(r.compute[-1] for r in targets(runs)) / max(r.compute[-1] for r in ladder(runs))
+    v = collapsed["verse"]
+    chain = " → ".join(f"{chains['verse'][m]['mean']:.2f}" for m in CHAIN)
+    return {
+        "olmo_ladder": f"one seed's ladder costs {share:.0%} of a 256-wide target; on the cloze suites two steps err "
+        f"by {points('two steps')} points, the direct fit by {points('direct')}",
+        "gpt4_capability": f"fitted on models with {ratio:.1f}× less compute than the largest target: "
+        f"{rel.min():+.0f}% to {rel.max():+.0f}% on the cloze suites (the targets ran short of data)",
+        "du_loss": f"one link in loss fits every checkpoint of every size with {v['resid_std']:.3f} scatter on verse, "
+        f"one in compute {v['compute_resid_std']:.3f}; facts at chance above a loss of {threshold:.2f}",
+        "schaeffer_chain": f"verse: {chain}; accuracy tracks compute least in all four suites",
+    }
