@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import sweep
-from .abilities import SUITES, AbilityProbe, domains, score, suites, summary
+from .abilities import AbilityProbe, domains, score, suites, summary
 from .book.exercises import Exercise, Experiment
 from .data import Corpus
 from .interventions import MixtureShift
@@ -205,6 +205,3 @@ def loss_not_size_exercise(link, tolerance: float, loss_range: tuple[float, floa
             "ch05.run_ability(d_model=80, steps=1000) takes about 20 s",
         ),
     )
-
-
-__all__ = ["SUITES", "ability_lm", "decay_lm", "family_corpus", "item_scores", "run_ability", "run_decay"]
