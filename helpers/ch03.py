@@ -4,7 +4,9 @@
   without QK-layernorm and z-loss, and watched by the training monitor (``helpers.monitor``);
 - the grid ``ch03_lr``: Wortsman et al. (2023)'s learning-rate sweep at toy scale: three widths, seven
   log-spaced rates from 3e-4 to 3e-1, four variants (neither fix, QK-layernorm, z-loss, both); the grid
-  ``ch03_lr_seeds`` repeats its ``SEED_VARIANTS`` (neither fix, QK-layernorm) with seeds 1 and 2;
+  ``ch03_lr_seeds`` repeats its ``SEED_VARIANTS`` (neither fix, QK-layernorm) with seeds 1 and 2; the grid
+  ``ch03_logz`` provokes output-logit divergence (no weight decay, ``LOGZ_STEPS`` steps, ``LOGZ_RATES``) with
+  QK-layernorm, without and with z-loss, three seeds;
 - ``lr_sensitivity``: the spread of final loss over a learning-rate grid, as papers.md records the paper's
   definition;
 - loss spikes: ``spike_lm``, the same recipe with the knobs practice blames for spikes (warmup, Adam's ε, the
@@ -54,17 +56,20 @@ def stability_lm(
     variant: str = "neither",
     seed: int = 0,
     steps: int = 300,
+    weight_decay: float = 0.1,
 ) -> tuple[GPTConfig, TrainConfig]:
     """A 2-layer, ``d_model``-wide character GPT (4 heads, context 64) trained ``steps`` steps of 32 x 64
-    tokens at peak rate ``lr``, AdamW (0.9, 0.95), ε 1e-8, clipping at 1, warmup then cosine (Wortsman et
-    al.'s recipe at toy scale), monitored every 25 steps; ``variant`` names the fixes in ``VARIANTS``."""
+    tokens at peak rate ``lr``, AdamW (0.9, 0.95), ε 1e-8, weight decay ``weight_decay`` (the trainer's 0.1
+    unless a grid switches it off), clipping at 1, warmup then cosine (Wortsman et al.'s recipe at toy scale),
+    monitored every 25 steps; ``variant`` names the fixes in ``VARIANTS``."""
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r}: choose one of {', '.join(VARIANTS)}")
     qk_norm, z_loss = VARIANTS[variant]
     model = GPTConfig(vocab_size=corpus.vocab_size, context=64, n_layer=2, n_head=4, d_model=d_model, qk_norm=qk_norm)
     train_cfg = TrainConfig(
         steps=steps, batch_size=32, lr=lr, warmup_steps=max(1, steps // 20), eval_every=50, seed=seed,
-        z_loss=z_loss, monitor_every=25, desc=f"training {d_model}-wide GPT, lr {lr:g}, {variant}",
+        z_loss=z_loss, monitor_every=25, weight_decay=weight_decay,
+        desc=f"training {d_model}-wide GPT, lr {lr:g}, {variant}",
     )  # fmt: skip
     return model, train_cfg
 
@@ -111,6 +116,21 @@ sweep.register_grid(
         for lr in LRS
     ],
     quick=[{"recipe": "stability_lm", "d_model": 32, "lr": 3e-2, "variant": "neither", "seed": 1, "steps": 150}],
+)
+
+
+# the second instability, provoked: no weight decay, runs almost seven times as long, the highest rate of the grid
+# and one above it; with QK-layernorm throughout (so the attention logits stay out of it), without and with z-loss
+LOGZ_RATES, LOGZ_STEPS, LOGZ_VARIANTS = (0.3, 1.0), 2000, ("qk-layernorm", "both")
+sweep.register_grid(
+    "ch03_logz",
+    full=[
+        {"recipe": "stability_lm", "lr": lr, "variant": v, "weight_decay": 0.0, "steps": LOGZ_STEPS, "seed": s}
+        for s in (0, 1, 2)
+        for lr in LOGZ_RATES
+        for v in LOGZ_VARIANTS
+    ],
+    quick=[{"recipe": "stability_lm", "lr": 1.0, "variant": "qk-layernorm", "weight_decay": 0.0, "steps": 200}],
 )
 
 

@@ -6,6 +6,7 @@
 - ``spike_groups``: the rows of the spike sweep by (rate, warmup, ε), and ``spike_summary``, what it found;
 - ``fault_summary``: the outcome of the learning-rate fault and its remedy;
 - ``repeat_groups`` and ``fit_repeat``: the repeated-data runs by kind, and Muennighoff et al.'s fit to them;
+- ``logz_groups``: the runs that provoke output-logit divergence by (variant, rate), and ``logz_table``;
 - tables ``sensitivity_table``, ``repeat_table``, ``spike_table``, ``paper_table`` and ``spike_paper_table``.
 """
 
@@ -324,3 +325,25 @@ def repeat_paper_table(published: Mapping, r_stars, penalties: Mapping[int, floa
         ["returns fade", f"by about {m['epochs_fade']} epochs", f"{clear}; {stops}"],
     ]
     return md_table(["result", "paper", "ours"], rows)
+
+
+def logz_groups(rows: Sequence[dict]) -> dict[tuple[str, float], dict[str, np.ndarray]]:
+    """The ``ch03_logz`` runs by (variant, rate): per seed, the final validation loss (``val``), the output's
+    mean |log Z| at the end (``log_z_final``) and the largest over the run (``log_z_max``)."""
+    out: dict[tuple[str, float], dict[str, list]] = {}
+    for r in sorted(rows, key=lambda r: r["seed"]):
+        g = out.setdefault((r["point"]["variant"], r["point"]["lr"]), {"val": [], "log_z_final": [], "log_z_max": []})
+        g["val"].append(r["final_val"])
+        g["log_z_final"].append(r["metrics"]["log_z_final"])
+        g["log_z_max"].append(r["metrics"]["log_z_max"])
+    return {k: {m: np.array(v) for m, v in g.items()} for k, g in sorted(out.items(), key=lambda kv: kv[0][::-1])}
+
+
+def logz_table(groups: Mapping[tuple[str, float], Mapping[str, np.ndarray]]) -> Markdown:
+    """One row per (rate, variant) of ``logz_groups``: mean ± seed standard deviation of the final validation
+    loss, the final mean |log Z| and the largest |log Z| over the run."""
+    rows = [
+        [f"{lr:g}", variant, _mean_std(g["val"]), _mean_std(g["log_z_final"]), _mean_std(g["log_z_max"])]
+        for (variant, lr), g in groups.items()
+    ]
+    return md_table(["peak rate", "variant", "final val loss", "final mean |log Z|", "largest |log Z|"], rows)

@@ -38,6 +38,18 @@ def test_the_lr_grid_spans_wortsman_range():
     assert len(points) == len(WIDTHS) * len(VARIANTS) * len(LRS)
 
 
+def test_the_logz_grid_switches_weight_decay_off_and_keeps_qk_layernorm():
+    from helpers.ch03 import LOGZ_RATES, LOGZ_STEPS
+
+    points = sweep._grid("ch03_logz", "full")
+    assert len(points) == 3 * len(LOGZ_RATES) * 2
+    assert {p["variant"] for p in points} == {"qk-layernorm", "both"} and {p["weight_decay"] for p in points} == {0}
+    corpus = sweep.corpus_named("kjv")
+    _, train = stability_lm(corpus, **{k: v for k, v in points[0].items() if k != "recipe"})
+    assert train.weight_decay == 0 and train.steps == LOGZ_STEPS and train.monitor_every == 25
+    assert stability_lm(corpus)[1].weight_decay == 0.1  # every other grid keeps the trainer's default
+
+
 def test_a_stability_point_reports_what_the_monitor_saw():
     row = sweep.run_point({"recipe": "stability_lm", "d_model": 32, "lr": 3e-2, "variant": "qk-layernorm", "steps": 50})
     m = json.loads(row["metrics"])
