@@ -287,3 +287,12 @@ def test_alarm_exercise_expects_the_quietest_threshold_of_the_run(corpus):
     ex = ch03.alarm_exercise(result)
     k = ch03.quietest_threshold(monitor_series(result.history)["monitor_loss"])
     assert ex.passed(k) and not ex.passed(k + 1.0) and ex.name.startswith("3.4")
+
+
+def test_logz_groups_and_table_from_the_cached_grid():
+    groups = ch03_tables.logz_groups(sweep.load_sweep("ch03_logz"))
+    assert set(groups) == {(v, lr) for v in ("qk-layernorm", "both") for lr in ch03.LOGZ_RATES}
+    for g in groups.values():
+        assert set(g) == {"val", "log_z_final", "log_z_max", "attn"} and all(len(a) == 3 for a in g.values())
+    text = ch03_tables.logz_table(groups).data
+    assert text.count("\n") == 1 + len(groups) and r"\|log Z\|" in text
