@@ -1,9 +1,9 @@
 """The cached sweeps stay honest: re-train the cheapest points of each and compare.
 
 A cached CSV is only trustworthy while today's code still produces it. For every chapter-2 sweep this re-trains its
-two cheapest points, and for chapter 3's learning-rate, spike and repeated-data sweeps, chapter 4's five grids,
-chapter 5's family and decay run (every scored checkpoint), chapter 6's family and each of chapter 9's grids their
-cheapest point, whose task scores must agree too (the seed sweeps of chapters 1 and 2 are re-checked by their
+two cheapest points, and for chapter 3's learning-rate, spike, repeated-data and log Z sweeps, chapter 4's five
+grids, chapter 5's family and decay run (every scored checkpoint), chapter 6's family and each of chapter 9's grids
+their cheapest point, whose task scores must agree too (the seed sweeps of chapters 1 and 2 are re-checked by their
 notebooks, which re-train seed 0 live, and chapter 6 re-trains three more of its points live). Each point is trained
 with the number of CPU threads the cached run used, and its final validation loss and scores must agree within the
 largest of 0.01, three standard deviations over the point's cached seeds and 3% of the value. With the same thread
@@ -55,6 +55,7 @@ CHECKED = {
     "ch03_spikes": 1,
     "ch03_repeat": 1,
     "ch03_ladder": 1,
+    "ch03_logz": 1,
     "ch05_family": 1,
     "ch05_decay": 1,
     "ch06_family": 1,
