@@ -4,7 +4,8 @@
   without QK-layernorm and z-loss, and watched by the training monitor (``helpers.monitor``);
 - the grid ``ch03_lr``: Wortsman et al. (2023)'s learning-rate sweep at toy scale: three widths, seven
   log-spaced rates from 3e-4 to 3e-1, four variants (neither fix, QK-layernorm, z-loss, both); the grid
-  ``ch03_lr_seeds`` repeats its ``SEED_VARIANTS`` (neither fix, QK-layernorm) with seeds 1 and 2; the grid
+  ``ch03_lr_seeds`` repeats its ``SEED_VARIANTS`` (neither fix, QK-layernorm) with seeds 1 and 2, and
+  ``ch03_lr_zseeds`` its ``ZSEED_VARIANTS`` (z-loss, both); the grid
   ``ch03_logz`` provokes output-logit divergence (no weight decay, ``LOGZ_STEPS`` steps, ``LOGZ_RATES``) with
   QK-layernorm, without and with z-loss, three seeds;
 - ``lr_sensitivity``: the spread of final loss over a learning-rate grid, as papers.md records the paper's
@@ -116,6 +117,19 @@ sweep.register_grid(
         for lr in LRS
     ],
     quick=[{"recipe": "stability_lm", "d_model": 32, "lr": 3e-2, "variant": "neither", "seed": 1, "steps": 150}],
+)
+# the same two seeds of the other two variants (z-loss, both), so that every variant's sensitivity has three
+ZSEED_VARIANTS = ("z-loss", "both")
+sweep.register_grid(
+    "ch03_lr_zseeds",
+    full=[
+        {"recipe": "stability_lm", "d_model": d, "lr": lr, "variant": v, "seed": s}
+        for s in (1, 2)
+        for d in WIDTHS
+        for v in ZSEED_VARIANTS
+        for lr in LRS
+    ],
+    quick=[{"recipe": "stability_lm", "d_model": 32, "lr": 3e-2, "variant": "z-loss", "seed": 1, "steps": 150}],
 )
 
 

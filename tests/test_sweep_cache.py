@@ -52,6 +52,7 @@ CHECKED = {
     **{n: 2 for n in known_grids() if n.startswith("ch02_") and n != "ch02_seeds"},
     "ch03_lr": 1,
     "ch03_lr_seeds": 1,
+    "ch03_lr_zseeds": 1,
     "ch03_spikes": 1,
     "ch03_repeat": 1,
     "ch03_ladder": 1,
