@@ -100,6 +100,10 @@ def test_cached_sweep_tables_and_figures():
     log_z = ch03_tables.metric_by_lr(runs, "log_z_max")
     table = ch03_tables.paper_table(PUBLISHED, sens, attn, log_z, WIDTHS, se=0.04).data
     assert table.count("\n") == 1 + 4 and "Wortsman et al. 2023" in table
+    assert "z-loss alone moves it by at most" in table
+    seeded = ch03_tables.lr_runs(*(sweep.load_sweep(n) for n in ("ch03_lr", "ch03_lr_seeds", "ch03_lr_zseeds")))
+    every = ch03_tables.sensitivities(seeded)
+    assert len(every) == len(WIDTHS) * len(VARIANTS) and all(len(v) == 3 for v in every.values())
     figs = [
         ch03_figures.plot_lr_sweep(ch03_tables.metric_by_lr(runs, "final_val"), WIDTHS, list(VARIANTS)),
         ch03_figures.plot_logit_growth(attn, log_z, WIDTHS),
