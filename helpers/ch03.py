@@ -104,33 +104,22 @@ sweep.register_grid(
     ],
 )
 
-# seeds 1 and 2 of the two variants the chapter's sensitivity claim compares, at every width and rate: with
-# seed 0 in ch03_lr, three seeds of each sensitivity, for the claim's margin
-SEED_VARIANTS = ("neither", "qk-layernorm")
-sweep.register_grid(
-    "ch03_lr_seeds",
-    full=[
-        {"recipe": "stability_lm", "d_model": d, "lr": lr, "variant": v, "seed": s}
-        for s in (1, 2)
-        for d in WIDTHS
-        for v in SEED_VARIANTS
-        for lr in LRS
-    ],
-    quick=[{"recipe": "stability_lm", "d_model": 32, "lr": 3e-2, "variant": "neither", "seed": 1, "steps": 150}],
-)
-# the same two seeds of the other two variants (z-loss, both), so that every variant's sensitivity has three
-ZSEED_VARIANTS = ("z-loss", "both")
-sweep.register_grid(
-    "ch03_lr_zseeds",
-    full=[
-        {"recipe": "stability_lm", "d_model": d, "lr": lr, "variant": v, "seed": s}
-        for s in (1, 2)
-        for d in WIDTHS
-        for v in ZSEED_VARIANTS
-        for lr in LRS
-    ],
-    quick=[{"recipe": "stability_lm", "d_model": 32, "lr": 3e-2, "variant": "z-loss", "seed": 1, "steps": 150}],
-)
+# seeds 1 and 2 of every variant, at every width and rate: with seed 0 in ch03_lr, three seeds of each
+# sensitivity, for the claims' margins; ch03_lr_seeds holds the two variants the first claim compared,
+# ch03_lr_zseeds the other two, swept later
+SEED_VARIANTS, ZSEED_VARIANTS = ("neither", "qk-layernorm"), ("z-loss", "both")
+for _name, _variants in (("ch03_lr_seeds", SEED_VARIANTS), ("ch03_lr_zseeds", ZSEED_VARIANTS)):
+    sweep.register_grid(
+        _name,
+        full=[
+            {"recipe": "stability_lm", "d_model": d, "lr": lr, "variant": v, "seed": s}
+            for s in (1, 2)
+            for d in WIDTHS
+            for v in _variants
+            for lr in LRS
+        ],
+        quick=[{"recipe": "stability_lm", "d_model": 32, "lr": 3e-2, "variant": _variants[0], "seed": 1, "steps": 150}],
+    )
 
 
 # the second instability, provoked: no weight decay, runs almost seven times as long, the highest rate of the grid
