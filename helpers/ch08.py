@@ -2,6 +2,8 @@
 
 - ``base_config`` and ``PRETRAIN``: the base model's shape (context ``CONTEXT``, which the longest
   instruction example fits) and its pretraining on a mixture of prose, documentation and code;
+  ``PRETRAIN_WORKED``, a mixture whose ``worked`` part (``instruct.worked_corpus``) shows the base every task
+  as plain worked lines, so that a held-out task is one it has met, though never in the tuning format;
 - ``base_model``: that model, pretrained (through the run cache, and once per process);
 - ``training_clusters``: the clusters a run tunes on, the first ``n`` of ``CLUSTER_ORDER`` that are not held out;
 - ``tune``: instruction tuning of a base with the one trainer, loss on the responses only unless
@@ -21,15 +23,16 @@ from dataclasses import replace
 import numpy as np
 
 from . import sweep
-from .instruct import InstructionCorpus, InstructionSet, examples_corpus, field_split, instruction_corpus
+from .instruct import InstructionCorpus, InstructionSet, examples_corpus, field_split, instruction_corpus, worked_corpus
 from .instruct.score import answers, copied_value, exact_match, scores
-from .mixture import mixed_corpus
+from .mixture import Mixture, load_domains, mixed_corpus
 from .model import GPT, GPTConfig
 from .train import TrainConfig, train
 
 CONTEXT = 192  # bytes: the longest prompt and response of any task (176) fit
 PRETRAIN = "kjv=0.6,docs=0.2,code=0.2"  # prose, documentation and code: English words and some structure
 PRETRAIN_STEPS = 600
+PRETRAIN_WORKED = "kjv=0.2,worked=0.8"  # with every task's worked lines (``instruct.worked_corpus``)
 TUNE_STEPS, TUNE_LR = 800, 3e-3
 FIELD_BUDGET, FIELD_STEPS = 4800, 1200  # look-up examples per run, whatever the number of keys; tuning steps
 # the order in which a run adds training clusters, most instruction-like first (FLAN adds whole clusters)
@@ -41,18 +44,29 @@ def base_config(d_model: int = 128, n_layer: int = 4) -> GPTConfig:
     return GPTConfig(vocab_size=256, context=CONTEXT, n_layer=n_layer, d_model=d_model, n_head=4)
 
 
+def pretraining_corpus(mixture: str = PRETRAIN):
+    """The corpus a base model pretrains on: ``mixture`` of the bundled domains and, if it names it, ``worked``
+    (``instruct.worked_corpus``)."""
+    names = Mixture.of(mixture).names
+    parts = load_domains([n for n in names if n != "worked"])
+    if "worked" in names:
+        parts["worked"] = worked_corpus()
+    return mixed_corpus(mixture, parts)
+
+
 @functools.lru_cache(maxsize=4)
-def _pretrained(d_model: int, n_layer: int, seed: int, steps: int, device: str) -> GPT:
+def _pretrained(d_model: int, n_layer: int, seed: int, steps: int, device: str, mixture: str) -> GPT:
     cfg = TrainConfig(steps=steps, lr=3e-3, warmup_steps=min(30, steps // 10), seed=seed, device=device, progress=False,
                       desc="base model")  # fmt: skip
-    return train(base_config(d_model, n_layer), cfg, mixed_corpus(PRETRAIN)).model
+    return train(base_config(d_model, n_layer), cfg, pretraining_corpus(mixture)).model
 
 
 def base_model(d_model: int = 128, n_layer: int = 4, seed: int = 0, pretrain_steps: int = PRETRAIN_STEPS,
-               device: str = "auto") -> GPT:  # fmt: skip
-    """The base model pretrained on ``PRETRAIN`` for ``pretrain_steps``: from the run cache if it holds it, and
-    trained once per process (callers must not change it: ``tune`` copies it)."""
-    return _pretrained(d_model, n_layer, seed, pretrain_steps, device)
+               device: str = "auto", pretrain: str = PRETRAIN) -> GPT:  # fmt: skip
+    """The base model pretrained on the mixture ``pretrain`` (``pretraining_corpus``) for ``pretrain_steps``: from
+    the run cache if it holds it, and trained once per process (callers must not change it: ``tune`` copies
+    it)."""
+    return _pretrained(d_model, n_layer, seed, pretrain_steps, device, pretrain)
 
 
 def training_clusters(held_out: tuple[str, ...], n: int) -> tuple[str, ...]:
@@ -97,28 +111,29 @@ def zero_shot(model: GPT, dataset: InstructionSet) -> dict:
     }
 
 
-def _tuned_run(corpus: InstructionCorpus, score, seed: int, steps: int, device: str, cache: bool, base: dict):
-    """Tune the base that ``base`` names (``base_model``'s keywords) with ``seed`` on ``corpus`` for ``steps``;
-    the ``RunOutput`` whose metrics are ``score(tuned model)``, with ``score(base)`` under ``"base"``, and the
-    tuned model in ``extras["model"]``."""
+def _tuned_run(corpus: InstructionCorpus, score, seed: int, steps: int, device: str, cache: bool, base: dict,
+               lr: float = TUNE_LR):  # fmt: skip
+    """Tune the base that ``base`` names (``base_model``'s keywords) with ``seed`` on ``corpus`` for ``steps`` at
+    peak ``lr``; the ``RunOutput`` whose metrics are ``score(tuned model)``, with ``score(base)`` under
+    ``"base"``, and the tuned model in ``extras["model"]``."""
     start = base_model(seed=seed, device=device, **base)
-    result = tune(start, corpus, steps, seed=seed, device=device, cache=cache, progress=False)
+    result = tune(start, corpus, steps, lr, seed=seed, device=device, cache=cache, progress=False)
     metrics = {**score(result.model), "base": score(start)}
     return replace(sweep.RunOutput.of_training(result, seed, metrics, steps=steps), extras={"model": result.model})
 
 
 def tuning_run(held_out: str = "qa", clusters: int = 6, seed: int = 0, per_task: int = 300, templates: int = 2,
-               n_test: int = 50, train_prompt: bool = False, steps: int = TUNE_STEPS, device: str = "auto",
-               cache: bool = False, **base) -> sweep.RunOutput:  # fmt: skip
+               n_test: int = 50, train_prompt: bool = False, steps: int = TUNE_STEPS, tune_lr: float = TUNE_LR,
+               device: str = "auto", cache: bool = False, **base) -> sweep.RunOutput:  # fmt: skip
     """Tune the base (``base``: ``base_model``'s keywords; pretrained with ``seed``) on the first ``clusters``
     training clusters (``held_out`` is a ``+``-joined list of held-out clusters), ``per_task`` examples per task
-    worded by ``templates`` templates, test ``n_test`` per task, and score tuned and base zero-shot
-    (``zero_shot``)."""
+    worded by ``templates`` templates, for ``steps`` at peak ``tune_lr``; test ``n_test`` per task, and score
+    tuned and base zero-shot (``zero_shot``)."""
     out = tuple(held_out.split("+"))
     dataset = InstructionSet(training_clusters(out, clusters), out, per_task=per_task, train_templates=templates,
                              n_test=n_test, seed=seed)  # fmt: skip
     corpus = instruction_corpus(dataset, CONTEXT, train_prompt=train_prompt)
-    return _tuned_run(corpus, lambda m: zero_shot(m, dataset), seed, steps, device, cache, base)
+    return _tuned_run(corpus, lambda m: zero_shot(m, dataset), seed, steps, device, cache, base, tune_lr)
 
 
 def fields_scores(model: GPT, split: dict) -> dict:

@@ -49,6 +49,17 @@ def test_tuning_run_reports_the_tuned_and_the_base_scores():
     assert isinstance(out.extras["model"], GPT)
 
 
+def test_a_worked_base_pretrains_on_every_task_and_tunes_at_its_own_rate():
+    corpus = ch08.pretraining_corpus(ch08.PRETRAIN_WORKED)
+    assert set(corpus.parts) == {"kjv", "worked"} and corpus.parts["worked"].fingerprint
+    kw = dict(held_out="lists", clusters=1, per_task=20, n_test=4, steps=10, d_model=16, n_layer=1, pretrain_steps=10,
+              pretrain=ch08.PRETRAIN_WORKED)  # fmt: skip
+    slow, fast = ch08.tuning_run(tune_lr=1e-5, **kw), ch08.tuning_run(**kw)
+    for key in ("held_in", "held_out"):  # one base, pretrained once
+        assert slow.metrics["base"][key] == fast.metrics["base"][key]
+    assert slow.final_val != fast.final_val
+
+
 def test_fields_run_scores_seen_and_unseen_keys_for_tuned_and_base():
     out = ch08.fields_run(n_keys=2, budget=40, steps=10, n_test=8, d_model=16, n_layer=1, pretrain_steps=10)
     m = out.metrics

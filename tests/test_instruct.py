@@ -207,3 +207,22 @@ def test_examples_corpus_fingerprints_what_the_examples_came_from():
     assert (
         SET_CORPUS.dataset is SET and SET_CORPUS.fingerprint != instruct.instruction_corpus(SET, 192, True).fingerprint
     )
+
+
+def test_worked_corpus_shows_every_task_outside_its_test_inputs():
+    text = instruct.worked_text(per_task=40)
+    lines = [b.split("\n") for b in text.strip("\n").split("\n\n")]
+    assert len(lines) == 40 * len(instruct.TASKS) and all(len(b) == 2 and " -> " in b[1] for b in lines)
+    templates = {t for task in instruct.TASKS for t in task.templates}
+    assert {b[0] for b in lines} <= templates and len({b[0] for b in lines}) > len(instruct.TASKS)
+    # no test input of any task (the first 50, which any InstructionSet of seed 0 draws, whatever it trains on)
+    tests = instruct.InstructionSet(("lists",), ("qa", "strings"), n_test=50).examples("test")
+    worked = {(b[0], b[1].rsplit(" -> ", 1)[0]) for b in lines}
+    assert not {(instruct.task(e.task).templates[e.template], e.input) for e in tests} & worked
+    assert instruct.worked_line(tests[0]).endswith(f" -> {tests[0].answer}\n\n")
+    assert instruct.worked_text(per_task=40) == text and instruct.worked_text(per_task=40, seed=1) != text
+    corpus, again = instruct.worked_corpus(per_task=40), instruct.worked_corpus(per_task=40)
+    assert torch.equal(again.train, corpus.train) and again.fingerprint == corpus.fingerprint
+    assert len(corpus.train) + len(corpus.val) == len(text.encode())
+    with pytest.raises(ValueError, match="per_task=0"):
+        instruct.worked_corpus(per_task=0)

@@ -7,6 +7,8 @@
   input also in training;
 - ``field_split``: the look-up family (``tasks.field_task``) split by key, for tuning on a number of distinct
   instructions at a fixed budget and testing on keys never asked for;
+- ``worked_corpus``: every task's examples as plain worked lines, a part for a base model's pretraining, so
+  that it meets every task (none of their test inputs) before any tuning;
 - ``encode``, ``PackedSampler``, ``InstructionCorpus`` / ``examples_corpus`` / ``instruction_corpus``: the
   examples shuffled into one stream of byte ids, windows that start at an example and pack the next ones
   after it, and targets that are ``IGNORE`` on the prompts (loss on the responses only) unless
@@ -22,9 +24,9 @@ import numpy as np
 import torch
 
 from ..config import Config, positive_int
-from ..data import Corpus, sha256_bytes
+from ..data import Corpus, sha256_bytes, split_blocks
 from ..tokenizer import ByteTokenizer
-from .tasks import CLUSTERS, FIELD_KEYS, Task
+from .tasks import CLUSTERS, FIELD_KEYS, TASKS, Task
 from .tasks import task as task_named
 
 IGNORE = -100  # a target the loss skips (``torch.nn.functional.cross_entropy``'s ignore_index)
@@ -279,3 +281,46 @@ def _field_examples(keys, n: int, stream: tuple, avoid=frozenset()) -> list[Exam
             if len(out) == n:
                 return out
     raise ValueError(f"could not draw {n} look-up examples that avoid the test inputs; ask for fewer")
+
+
+WORKED_TEST_INPUTS = 200  # a worked corpus avoids this many test inputs per task: any n_test up to it
+
+
+def worked_line(example: Example) -> str:
+    """``example`` as a pretraining text might hold it: its instruction, then ``input -> answer``; not the
+    tuning format (``render``), though the instruction's words are the same."""
+    return f"{task_named(example.task).templates[example.template]}\n{example.input} -> {example.answer}\n\n"
+
+
+def worked_text(per_task: int = 3000, seed: int = 0) -> str:
+    """``per_task`` worked lines (``worked_line``) of each of the 21 tasks, shuffled, every template used. None of
+    their inputs is among the first ``WORKED_TEST_INPUTS`` test inputs of its task in an ``InstructionSet`` of
+    the same ``seed``, which are the same whatever clusters a set trains on."""
+    if per_task < 1:
+        raise ValueError(f"per_task={per_task}: need at least 1 worked example per task")
+    tests = InstructionSet(("extract",), tuple(c for c in CLUSTERS if c != "extract"), n_test=WORKED_TEST_INPUTS,
+                           seed=seed)  # fmt: skip
+    avoid = {(e.task, e.input) for e in tests.examples("test")}
+    rng, lines = _rng("worked", seed), []
+    for t in TASKS:
+        got = 0
+        for _ in range(50 * per_task):
+            if got == per_task:
+                break
+            text, answer = t.make(rng)
+            if (t.name, text) not in avoid:
+                lines.append(worked_line(Example(t.name, int(rng.integers(len(t.templates))), text, answer)))
+                got += 1
+        if got < per_task:
+            raise ValueError(f"task {t.name!r}: could not draw {per_task} worked inputs outside its test set")
+    return "".join(lines[i] for i in rng.permutation(len(lines)))
+
+
+def worked_corpus(per_task: int = 3000, seed: int = 0) -> Corpus:
+    """``worked_text`` as a byte-level corpus, split into train and validation as ``helpers.data.split_blocks``:
+    a part to mix into a base model's pretraining."""
+    tok = ByteTokenizer()
+    ids = torch.tensor(tok.encode(worked_text(per_task, seed)), dtype=torch.long)
+    train, val = split_blocks(ids)
+    return Corpus("worked", tok, train, val, sha256_bytes(f"worked {per_task} {seed}|format {FORMAT_VERSION}".encode()
+                                                           + ids.numpy().tobytes()))  # fmt: skip
