@@ -44,13 +44,13 @@ def base_config(d_model: int = 128, n_layer: int = 4) -> GPTConfig:
     return GPTConfig(vocab_size=256, context=CONTEXT, n_layer=n_layer, d_model=d_model, n_head=4)
 
 
-def pretraining_corpus(mixture: str = PRETRAIN):
+def pretraining_corpus(mixture: str = PRETRAIN, seed: int = 0):
     """The corpus a base model pretrains on: ``mixture`` of the bundled domains and, if it names it, ``worked``
-    (``instruct.worked_corpus``)."""
+    (``instruct.worked_corpus`` of ``seed``, which holds no test input of an ``InstructionSet`` of that seed)."""
     names = Mixture.of(mixture).names
     parts = load_domains([n for n in names if n != "worked"])
     if "worked" in names:
-        parts["worked"] = worked_corpus()
+        parts["worked"] = worked_corpus(seed=seed)
     return mixed_corpus(mixture, parts)
 
 
@@ -58,7 +58,7 @@ def pretraining_corpus(mixture: str = PRETRAIN):
 def _pretrained(d_model: int, n_layer: int, seed: int, steps: int, device: str, mixture: str) -> GPT:
     cfg = TrainConfig(steps=steps, lr=3e-3, warmup_steps=min(30, steps // 10), seed=seed, device=device, progress=False,
                       desc="base model")  # fmt: skip
-    return train(base_config(d_model, n_layer), cfg, pretraining_corpus(mixture)).model
+    return train(base_config(d_model, n_layer), cfg, pretraining_corpus(mixture, seed)).model
 
 
 def base_model(d_model: int = 128, n_layer: int = 4, seed: int = 0, pretrain_steps: int = PRETRAIN_STEPS,

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from helpers import ch08, sweep
+from helpers import ch08, instruct, sweep
 from helpers.instruct import CLUSTERS, InstructionSet, instruction_corpus
 from helpers.model import GPT
 
@@ -52,6 +52,9 @@ def test_tuning_run_reports_the_tuned_and_the_base_scores():
 def test_a_worked_base_pretrains_on_every_task_and_tunes_at_its_own_rate():
     corpus = ch08.pretraining_corpus(ch08.PRETRAIN_WORKED)
     assert set(corpus.parts) == {"kjv", "worked"} and corpus.parts["worked"].fingerprint
+    # a base of seed 1 reads the worked lines that avoid the test inputs of seed 1's instruction sets
+    other = ch08.pretraining_corpus(ch08.PRETRAIN_WORKED, seed=1).parts["worked"]
+    assert other.fingerprint == instruct.worked_corpus(seed=1).fingerprint != corpus.parts["worked"].fingerprint
     kw = dict(held_out="lists", clusters=1, per_task=20, n_test=4, steps=10, d_model=16, n_layer=1, pretrain_steps=10,
               pretrain=ch08.PRETRAIN_WORKED)  # fmt: skip
     slow, fast = ch08.tuning_run(tune_lr=1e-5, **kw), ch08.tuning_run(**kw)
