@@ -10,7 +10,9 @@
   ``train_prompt``;
 - ``zero_shot``: a model's scores on a dataset's test sets, per task and averaged over the held-in tasks
   (seen and unseen templates) and over the held-out clusters, which it answers zero-shot;
-- experiment ``ch08_tune`` (``tuning_run``): pretrain (or reuse) the base, tune it on clusters, score it;
+- experiment ``ch08_tune`` (``tuning_run``): pretrain (or reuse) the base, tune it on clusters, score it; grids
+  ``ch08_clusters`` (the ``WORKED`` design, ``CLUSTER_COUNTS`` training clusters, ``SEEDS``) and ``ch08_live``
+  (the notebook's live run, ``LIVE``, in three seeds);
 - experiment ``ch08_fields`` (``fields_run``): tune the base on the look-up family with a number of distinct
   keys at a fixed budget, and score it on keys it was never asked for (``fields_scores``).
 """
@@ -18,13 +20,21 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
+from dataclasses import astuple, replace
 
 import numpy as np
 
 from . import sweep
-from .instruct import InstructionCorpus, InstructionSet, examples_corpus, field_split, instruction_corpus, worked_corpus
-from .instruct.score import answers, copied_value, exact_match, scores
+from .instruct import (
+    InstructionCorpus,
+    InstructionSet,
+    WorkedExample,
+    examples_corpus,
+    field_split,
+    instruction_corpus,
+    worked_corpus,
+)
+from .instruct.score import answers, copied_value, end_choices, exact_match, scores
 from .mixture import Mixture, load_domains, mixed_corpus
 from .model import GPT, GPTConfig
 from .train import TrainConfig, train
@@ -92,23 +102,45 @@ def _mean(rows: dict, names, key: str = "exact_match") -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def steering(ends: dict[str, dict[str, float]]) -> float:
+    """How far the instruction moves the answer between the list's two ends, from ``ends[task][end]`` (the
+    fraction of ``task``'s answers that are the list's ``end`` word, ``instruct.end_choices``) for the tasks
+    ``first`` and ``last``: the mean of how much more often each end is given when it is asked for than when
+    the other is. 1 follows the instruction every time; 0 answers the same whatever is asked (a model that
+    always gives the first word scores 0, however often that is right)."""
+    first, last = ends["first"], ends["last"]
+    return (first["first"] - last["first"] + last["last"] - first["last"]) / 2
+
+
 def zero_shot(model: GPT, dataset: InstructionSet) -> dict:
     """``model`` scored on ``dataset``: ``"tasks"`` the per-task scores on the test sets (``instruct.scores``),
-    ``"unseen"`` the held-in tasks' exact match on templates training never used; and the means ``held_in``,
-    ``held_in_unseen`` and ``held_out`` (exact match), ``held_out_options`` (rank classification of the held-out
-    classification tasks, if any) and ``held_out_parses`` (format tasks held out, if any)."""
+    ``"unseen"`` the held-in tasks' exact match on templates training never used, ``"own"`` the held-out tasks'
+    exact match asked in the base's own format (``instruct.WorkedExample``); the means ``held_in``,
+    ``held_in_unseen``, ``held_out`` and ``held_out_own`` (exact match), ``held_out_options`` (rank
+    classification of the held-out classification tasks, if any) and ``held_out_parses`` (format tasks held
+    out, if any); and when ``first`` and ``last`` are held out, ``"ends"`` (``instruct.end_choices`` of each)
+    and their ``steering``."""
     tasks = scores(model, dataset.examples("test"))
     unseen = scores(model, dataset.examples("unseen"))
     held_in, held_out = dataset.train_tasks, dataset.held_out_tasks
-    return {
+    own = {n: exact_match(answers(model, ex), ex) for n in held_out
+           for ex in [[WorkedExample(*astuple(e)) for e in dataset.examples("test", n)]]}  # fmt: skip
+    out = {
         "tasks": tasks,
         "unseen": {n: unseen[n]["exact_match"] for n in held_in},
+        "own": own,
         "held_in": _mean(tasks, held_in),
         "held_in_unseen": _mean(unseen, held_in),
         "held_out": _mean(tasks, held_out),
+        "held_out_own": float(np.mean(list(own.values()))),
         "held_out_options": _mean(tasks, held_out, "option_accuracy"),
         "held_out_parses": _mean(tasks, held_out, "parses"),
     }
+    if {"first", "last"} <= set(held_out):
+        lists = {n: dataset.examples("test", n) for n in ("first", "last")}
+        out["ends"] = {n: end_choices(answers(model, ex), ex) for n, ex in lists.items()}
+        out["steering"] = steering(out["ends"])
+    return out
 
 
 def _tuned_run(corpus: InstructionCorpus, score, seed: int, steps: int, device: str, cache: bool, base: dict,
@@ -158,5 +190,18 @@ def fields_run(n_keys: int = 16, seed: int = 0, budget: int = FIELD_BUDGET, step
     return _tuned_run(corpus, lambda m: fields_scores(m, split), seed, steps, device, cache, base)
 
 
+# FLAN's design at toy size: a base that met every task as worked lines, tuned gently on whole clusters, the
+# `lists` cluster held out (its `first` and `last` tasks measure ``steering``)
+WORKED = {"held_out": "lists", "pretrain": PRETRAIN_WORKED, "pretrain_steps": 2000, "steps": 600, "tune_lr": 3e-4}
+# the chapter's live run: a smaller base, shorter training, fewer test examples (about 2 minutes on 2 cores)
+LIVE = {**WORKED, "clusters": 6, "d_model": 64, "pretrain_steps": 600, "steps": 300, "tune_lr": 1e-3, "n_test": 20}
+CLUSTER_COUNTS, SEEDS = (6, 3, 1), (0, 1)
+
 sweep.register_experiment("ch08_tune", tuning_run)
+sweep.register_grid(
+    "ch08_clusters",  # both seeds' bases are pretrained first, by the first two runs
+    full=[{"recipe": "ch08_tune", "clusters": n, "seed": s, **WORKED} for n in CLUSTER_COUNTS for s in SEEDS],
+    quick=[{"recipe": "ch08_tune", **LIVE, "seed": 0}],
+)
+sweep.register_grid("ch08_live", full=[{"recipe": "ch08_tune", **LIVE, "seed": s} for s in (0, 1, 2)])
 sweep.register_experiment("ch08_fields", fields_run)

@@ -19,6 +19,7 @@ from .data import (
     InstructionCorpus,
     InstructionSet,
     PackedSampler,
+    WorkedExample,
     encode,
     examples_corpus,
     field_split,
@@ -34,5 +35,5 @@ __all__ = [
     "BY_NAME", "CLUSTERS", "FIELD_KEYS", "FIELDS_PER_RECORD", "HELD_OUT_FIELDS", "IGNORE", "TASKS", "Example",
     "InstructionCorpus", "InstructionSet", "PackedSampler", "Task", "encode", "examples_corpus", "field_split",
     "field_task", "instruction_corpus", "render", "task", "worked_corpus", "worked_line",
-    "worked_text",
+    "worked_text", "WorkedExample",
 ]  # fmt: skip

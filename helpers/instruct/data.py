@@ -292,6 +292,17 @@ def worked_line(example: Example) -> str:
     return f"{task_named(example.task).templates[example.template]}\n{example.input} -> {example.answer}\n\n"
 
 
+@dataclass(frozen=True)
+class WorkedExample(Example):
+    """An example asked the way a worked line (``worked_line``) writes it, the base model's own format: the
+    instruction, the input and `` ->``; the response is the answer and a newline, as in ``Example``."""
+
+    @property
+    def prompt(self) -> str:
+        """What the model reads: ``worked_line`` up to the answer."""
+        return f"{task_named(self.task).templates[self.template]}\n{self.input} ->"
+
+
 def worked_text(per_task: int = 3000, seed: int = 0) -> str:
     """``per_task`` worked lines (``worked_line``) of each of the 21 tasks, shuffled, every template used. None of
     their inputs is among the first ``WORKED_TEST_INPUTS`` test inputs of its task in an ``InstructionSet`` of

@@ -3,6 +3,7 @@
 - ``answers``: each example's prompt decoded greedily until a newline (or ``max_new`` bytes), batched by
   prompt length so that no prompt is padded, each batch stopping once every row has ended;
 - ``exact_match``: the fraction of a task's examples answered exactly (surrounding spaces ignored);
+- ``end_choices``: for list tasks, how often the answer is the list's first word and how often its last;
 - ``copied_value``: for the look-up family, how often the answer is some value of the record (right or not);
 - ``option_choices``: for a classification task, the option the model finds likeliest as the whole response
   (rank classification, as FLAN and T0 score such tasks), which reads the model's preference even when it
@@ -90,6 +91,15 @@ def copied_value(said: list[str], examples: list[Example]) -> float:
         raise ValueError(f"need one answer per example, and some examples; got {len(said)} and {len(examples)}")
     values = [{f.split(": ", 1)[1] for f in e.input.split("; ")} for e in examples]
     return sum(s in v for s, v in zip(said, values)) / len(examples)
+
+
+def end_choices(said: list[str], examples: list[Example]) -> dict[str, float]:
+    """For examples whose input is a list of words split by spaces: the fraction of answers that are the list's
+    ``"first"`` word and the fraction that are its ``"last"``, whatever the instruction asked for."""
+    if len(said) != len(examples) or not examples:
+        raise ValueError(f"need one answer per example, and some examples; got {len(said)} and {len(examples)}")
+    words = [e.input.split() for e in examples]
+    return {end: sum(s == w[i] for s, w in zip(said, words)) / len(examples) for end, i in (("first", 0), ("last", -1))}
 
 
 def scores(model, examples: list[Example], max_new: int = 32) -> dict[str, dict[str, float]]:
