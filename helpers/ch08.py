@@ -12,7 +12,8 @@
   (seen and unseen templates) and over the held-out clusters, which it answers zero-shot;
 - experiment ``ch08_tune`` (``tuning_run``): pretrain (or reuse) the base, tune it on clusters, score it; grids
   ``ch08_clusters`` (the ``WORKED`` design, ``CLUSTER_COUNTS`` training clusters, ``SEEDS``) and ``ch08_live``
-  (the notebook's live run, ``LIVE``, in three seeds);
+  (the notebook's live run, ``LIVE``, in three seeds), ``ch08_prompt`` (the loss on the prompts too) and
+  ``ch08_sizes`` (bases 64 and 96 wide);
 - experiment ``ch08_fields`` (``fields_run``): tune the base on the look-up family with a number of distinct
   keys at a fixed budget, and score it on keys it was never asked for (``fields_scores``).
 """
@@ -204,4 +205,11 @@ sweep.register_grid(
     quick=[{"recipe": "ch08_tune", **LIVE, "seed": 0}],
 )
 sweep.register_grid("ch08_live", full=[{"recipe": "ch08_tune", **LIVE, "seed": s} for s in (0, 1, 2)])
+# the loss on the prompts too, and smaller bases (4 layers, 64 and 96 wide), on every cluster but the held-out one
+PROMPT_POINT = {"recipe": "ch08_tune", "clusters": 6, **WORKED, "train_prompt": True}
+sweep.register_grid("ch08_prompt", full=[{**PROMPT_POINT, "seed": s} for s in SEEDS])
+sweep.register_grid(
+    "ch08_sizes",
+    full=[{"recipe": "ch08_tune", "clusters": 6, "seed": s, **WORKED, "d_model": d} for d in (64, 96) for s in SEEDS],
+)
 sweep.register_experiment("ch08_fields", fields_run)
