@@ -7,6 +7,8 @@ tolerance grounded in how much that configuration moves between seeds in the cac
 machine is, at worst, another draw of the same noise.
 
 - ``seed_spread(values)``: the sample standard deviation over seeds (two or more), per point for curves;
+- ``pooled_spread(groups)``: one seed standard deviation pooled over several groups of seeds (each group one
+  configuration), for a claim whose every configuration has only a few seeds;
 - ``twin_check(name, live, cached, seeds, k=3, floor=0)``: the live result (a number, or a curve of numbers)
   must lie within ``max(k × seed spread, floor)`` of its cached twin at every point. ``floor`` covers a
   quantity whose cached seeds happen to agree (its value should be the measurement's own resolution or
@@ -32,6 +34,19 @@ def seed_spread(values: Sequence) -> np.ndarray | float:
         raise ValueError("seed_spread got a non-finite value; a spread needs finite results from every seed")
     out = arr.std(axis=0, ddof=1)
     return float(out) if out.ndim == 0 else out
+
+
+def pooled_spread(groups: Sequence[Sequence[float]]) -> float:
+    """The seed standard deviation pooled over ``groups`` (each the results of one configuration over its seeds):
+    ``sqrt(Σ (n_i - 1) s_i² / Σ (n_i - 1))``, every group's own mean removed. Groups of one seed add nothing;
+    ``ValueError`` when no group has two, or a value is not finite."""
+    arrays = [np.asarray(g, dtype=float) for g in groups]
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise ValueError("pooled_spread got a non-finite value; a spread needs finite results from every seed")
+    dof = sum(len(a) - 1 for a in arrays if len(a) > 1)
+    if dof == 0:
+        raise ValueError("pooled_spread needs at least one group with two or more seeds")
+    return float(np.sqrt(sum(((a - a.mean()) ** 2).sum() for a in arrays if len(a) > 1) / dof))
 
 
 def twin_check(

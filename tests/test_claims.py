@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from helpers.claims import seed_spread, twin_check
+from helpers.claims import pooled_spread, seed_spread, twin_check
 
 
 def test_seed_spread_is_the_sample_std_per_point():
@@ -40,3 +40,14 @@ def test_curves_are_checked_point_by_point():
 def test_the_line_names_what_the_spread_is_taken_over():
     line = twin_check("acc", 0.66, 0.66, [0.65, 0.67, 0.66, 0.64], runs="reward models")
     assert "4 cached reward models" in line and "seeds" not in line.split(";")[1]
+
+
+def test_pooled_spread_weighs_groups_by_their_degrees_of_freedom():
+    # one group alone gives its own sample std; groups of one seed add nothing
+    assert pooled_spread([[1.0, 2.0, 3.0], [5.0]]) == pytest.approx(1.0)
+    # squared deviations from each group's own mean, 2 and 8, over 2 + 1 degrees of freedom
+    assert pooled_spread([[0.0, 1.0, 2.0], [10.0, 14.0]]) == pytest.approx((10 / 3) ** 0.5)
+    with pytest.raises(ValueError, match="two or more seeds"):
+        pooled_spread([[1.0], [2.0]])
+    with pytest.raises(ValueError, match="non-finite"):
+        pooled_spread([[1.0, float("nan")]])
