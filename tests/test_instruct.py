@@ -8,7 +8,7 @@ import torch
 
 from helpers import instruct
 from helpers.instruct import data as idata
-from helpers.instruct.score import answers, exact_match, option_choices, scores
+from helpers.instruct.score import answers, end_choices, exact_match, option_choices, prompt_answers, scores
 from helpers.instruct.score import copied_value as score_copied
 from helpers.model import GPT, GPTConfig
 
@@ -226,3 +226,21 @@ def test_worked_corpus_shows_every_task_outside_its_test_inputs():
     assert len(corpus.train) + len(corpus.val) == len(text.encode())
     with pytest.raises(ValueError, match="per_task=0"):
         instruct.worked_corpus(per_task=0)
+
+
+def test_a_worked_example_asks_in_the_worked_line_format_and_prompt_answers_take_any_prompt():
+    e = SET.examples("test", "first")[0]
+    w = instruct.WorkedExample(e.task, e.template, e.input, e.answer)
+    assert instruct.worked_line(e) == f"{w.prompt} {e.answer}\n\n" and w.response == e.response
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=256, context=192, n_layer=1, n_head=2, d_model=16))
+    assert prompt_answers(model, [e.prompt, w.prompt], max_new=6) == answers(model, [e, w], max_new=6)
+
+
+def test_end_choices_count_the_first_and_the_last_word_whatever_was_asked():
+    ex = SET.examples("test", "last")[:4]
+    words = [e.input.split() for e in ex]
+    said = [words[0][0], words[1][-1], words[2][-1], "nothing"]
+    assert end_choices(said, ex) == {"first": 0.25, "last": 0.5}
+    with pytest.raises(ValueError, match="one answer per example"):
+        end_choices(said[:2], ex)

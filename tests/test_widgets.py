@@ -9,6 +9,7 @@ from helpers.book.widgets import (
     compute_budget_explorer,
     figure_png,
     head_explorer,
+    html_table,
     metric_explorer,
     metric_values,
     plot_allocation,
@@ -151,3 +152,8 @@ def test_problem_solver_shows_each_models_working():
     assert "47*3=" in table.value and "mul" in table.value
     text.value = "hello"
     assert "two whole numbers" in table.value
+
+
+def test_html_table_escapes_every_cell():
+    table = html_table(["a<b", "c"], [["<i>", 1], ["x & y", 2.5]])
+    assert table.count("<tr>") == 3 and "&lt;i&gt;" in table and "a&lt;b" in table and "x &amp; y" in table

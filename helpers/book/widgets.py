@@ -78,7 +78,8 @@ def figure_png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
+def html_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
+    """``rows`` under ``headers`` as an HTML table, every cell escaped (for an ``HTML`` widget)."""
     pad = 'style="padding: 2px 10px; text-align: right"'
     cells = "".join(f"<th {pad}>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td {pad}>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
@@ -137,7 +138,7 @@ def compute_budget_explorer(rules: Sequence[AllocationRule], c_span: tuple[float
         plot_allocation(rules, slider.value, c_span, ax)
         image.value = figure_png(fig)
         headers = ["rule", "N", "D (tokens)", "D/N", "loss (nats)"]
-        table.value = _html_table(headers, allocation_rows(rules, slider.value))
+        table.value = html_table(headers, allocation_rows(rules, slider.value))
 
     slider.observe(redraw, names="value")
     redraw()
@@ -199,7 +200,7 @@ def metric_explorer(params: Sequence[float], scores: Sequence[dict], answer_len:
         image.value = figure_png(fig)
         y = metric_values(scores, menu.value, slider.value)
         rows = [[f"{n:,.0f}", f"{y[x == n].mean():.3f}"] for n in np.unique(x)]
-        table.value = _html_table(["N", f"mean {menu.value}"], rows)
+        table.value = html_table(["N", f"mean {menu.value}"], rows)
 
     menu.observe(redraw, names="value")
     slider.observe(redraw, names="value")
@@ -289,7 +290,7 @@ def problem_solver(models: dict, value: str = "385+47"):
 
     def redraw(change=None) -> None:
         try:
-            table.value = _html_table(SOLVER_HEADERS, solver_rows(models, box.value))
+            table.value = html_table(SOLVER_HEADERS, solver_rows(models, box.value))
         except ValueError as err:
             table.value = f"<p>{html.escape(str(err))}</p>"
 
@@ -344,7 +345,7 @@ def best_of_n_explorer(ids, proxy, gold, world, curve: dict):
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         plot_best_of_n(curve, slider.value, ax)
         image.value = figure_png(fig)
-        table.value = _html_table(
+        table.value = html_table(
             ["best-of-n pick", "proxy", "gold"], best_of_n_rows(ids, proxy, gold, world, slider.value)
         )
 

@@ -1,7 +1,8 @@
 """Scoring a model on instruction examples: its greedy answers, exact match per task, and format following.
 
-- ``answers``: each example's prompt decoded greedily until a newline (or ``max_new`` bytes), batched by
-  prompt length so that no prompt is padded, each batch stopping once every row has ended;
+- ``answers`` / ``prompt_answers``: each example's prompt (or any prompt) decoded greedily until a newline (or
+  ``max_new`` bytes), batched by prompt length so that no prompt is padded, each batch stopping once every row
+  has ended;
 - ``exact_match``: the fraction of a task's examples answered exactly (surrounding spaces ignored);
 - ``end_choices``: for list tasks, how often the answer is the list's first word and how often its last;
 - ``copied_value``: for the look-up family, how often the answer is some value of the record (right or not);
@@ -27,19 +28,24 @@ from .tasks import task
 NEWLINE = ord("\n")  # ends every response
 
 
-@torch.no_grad()
 def answers(model, examples: list[Example], max_new: int = 32, batch: int = 256) -> list[str]:
-    """The model's greedy answer to each example, without the prompt and the ending newline: at most
+    """The model's greedy answer to each example (``prompt_answers`` of their prompts)."""
+    return prompt_answers(model, [e.prompt for e in examples], max_new, batch)
+
+
+@torch.no_grad()
+def prompt_answers(model, texts: list[str], max_new: int = 32, batch: int = 256) -> list[str]:
+    """The model's greedy answer to each prompt of ``texts``, without the prompt and the ending newline: at most
     ``max_new`` bytes, and no more than the context leaves after the prompt."""
     tok = ByteTokenizer()
-    prompts = [tok.encode(e.prompt) for e in examples]
+    prompts = [tok.encode(t) for t in texts]
     if any(len(p) >= model.cfg.context for p in prompts):
         longest = max(len(p) for p in prompts)
         raise ValueError(f"a prompt of {longest} bytes leaves no room to answer in the context {model.cfg.context}")
     by_len = defaultdict(list)
     for i, p in enumerate(prompts):
         by_len[len(p)].append(i)
-    out: list[str] = [""] * len(examples)
+    out: list[str] = [""] * len(texts)
     for length, idx in by_len.items():
         for k in range(0, len(idx), batch):
             chunk = idx[k : k + batch]
