@@ -12,8 +12,8 @@
   (seen and unseen templates) and over the held-out clusters, which it answers zero-shot;
 - experiment ``ch08_tune`` (``tuning_run``): pretrain (or reuse) the base, tune it on clusters, score it; grids
   ``ch08_clusters`` (the ``WORKED`` design, ``CLUSTER_COUNTS`` training clusters, ``SEEDS``) and ``ch08_live``
-  (the notebook's live run, ``LIVE``, in three seeds), ``ch08_prompt`` (the loss on the prompts too) and
-  ``ch08_sizes`` (bases 64 and 96 wide);
+  (the notebook's live run, ``LIVE``, in three seeds) and ``ch08_prompt`` (the loss on the prompts too);
+- exercises ``steering_exercise`` (8.1) and ``template_exercise`` (8.2: a new wording for a task, scored);
 - experiment ``ch08_fields`` (``fields_run``): tune the base on the look-up family with a number of distinct
   keys at a fixed budget, and score it on keys it was never asked for (``fields_scores``).
 """
@@ -26,6 +26,7 @@ from dataclasses import astuple, replace
 import numpy as np
 
 from . import sweep
+from .book.exercises import Exercise, Experiment
 from .instruct import (
     InstructionCorpus,
     InstructionSet,
@@ -33,9 +34,11 @@ from .instruct import (
     examples_corpus,
     field_split,
     instruction_corpus,
+    render,
+    task,
     worked_corpus,
 )
-from .instruct.score import answers, copied_value, end_choices, exact_match, scores
+from .instruct.score import answers, copied_value, end_choices, exact_match, prompt_answers, scores
 from .mixture import Mixture, load_domains, mixed_corpus
 from .model import GPT, GPTConfig
 from .train import TrainConfig, train
@@ -66,18 +69,18 @@ def pretraining_corpus(mixture: str = PRETRAIN, seed: int = 0):
 
 
 @functools.lru_cache(maxsize=4)
-def _pretrained(d_model: int, n_layer: int, seed: int, steps: int, device: str, mixture: str) -> GPT:
-    cfg = TrainConfig(steps=steps, lr=3e-3, warmup_steps=min(30, steps // 10), seed=seed, device=device, progress=False,
-                      desc="base model")  # fmt: skip
+def _pretrained(d_model: int, n_layer: int, seed: int, steps: int, device: str, mixture: str, progress: bool) -> GPT:
+    cfg = TrainConfig(steps=steps, lr=3e-3, warmup_steps=min(30, steps // 10), seed=seed, device=device,
+                      progress=progress, desc="base model")  # fmt: skip
     return train(base_config(d_model, n_layer), cfg, pretraining_corpus(mixture, seed)).model
 
 
 def base_model(d_model: int = 128, n_layer: int = 4, seed: int = 0, pretrain_steps: int = PRETRAIN_STEPS,
-               device: str = "auto", pretrain: str = PRETRAIN) -> GPT:  # fmt: skip
+               device: str = "auto", pretrain: str = PRETRAIN, progress: bool = False) -> GPT:  # fmt: skip
     """The base model pretrained on the mixture ``pretrain`` (``pretraining_corpus``) for ``pretrain_steps``: from
     the run cache if it holds it, and trained once per process (callers must not change it: ``tune`` copies
-    it)."""
-    return _pretrained(d_model, n_layer, seed, pretrain_steps, device, pretrain)
+    it); ``progress`` shows the pretraining's progress bar."""
+    return _pretrained(d_model, n_layer, seed, pretrain_steps, device, pretrain, progress)
 
 
 def training_clusters(held_out: tuple[str, ...], n: int) -> tuple[str, ...]:
@@ -145,28 +148,33 @@ def zero_shot(model: GPT, dataset: InstructionSet) -> dict:
 
 
 def _tuned_run(corpus: InstructionCorpus, score, seed: int, steps: int, device: str, cache: bool, base: dict,
-               lr: float = TUNE_LR):  # fmt: skip
+               lr: float = TUNE_LR, progress: bool = False):  # fmt: skip
     """Tune the base that ``base`` names (``base_model``'s keywords) with ``seed`` on ``corpus`` for ``steps`` at
     peak ``lr``; the ``RunOutput`` whose metrics are ``score(tuned model)``, with ``score(base)`` under
-    ``"base"``, and the tuned model in ``extras["model"]``."""
-    start = base_model(seed=seed, device=device, **base)
-    result = tune(start, corpus, steps, lr, seed=seed, device=device, cache=cache, progress=False)
+    ``"base"``, and the tuned model and the base in ``extras["model"]`` and ``extras["base"]``. ``progress`` shows
+    the training's progress bars."""
+    start = base_model(seed=seed, device=device, progress=progress, **base)
+    result = tune(start, corpus, steps, lr, seed=seed, device=device, cache=cache, progress=progress)
     metrics = {**score(result.model), "base": score(start)}
-    return replace(sweep.RunOutput.of_training(result, seed, metrics, steps=steps), extras={"model": result.model})
+    out = sweep.RunOutput.of_training(result, seed, metrics, steps=steps)
+    return replace(out, extras={"model": result.model, "base": start})
 
 
 def tuning_run(held_out: str = "qa", clusters: int = 6, seed: int = 0, per_task: int = 300, templates: int = 2,
                n_test: int = 50, train_prompt: bool = False, steps: int = TUNE_STEPS, tune_lr: float = TUNE_LR,
-               device: str = "auto", cache: bool = False, **base) -> sweep.RunOutput:  # fmt: skip
+               device: str = "auto", cache: bool = False, progress: bool = False,
+               **base) -> sweep.RunOutput:  # fmt: skip
     """Tune the base (``base``: ``base_model``'s keywords; pretrained with ``seed``) on the first ``clusters``
     training clusters (``held_out`` is a ``+``-joined list of held-out clusters), ``per_task`` examples per task
     worded by ``templates`` templates, for ``steps`` at peak ``tune_lr``; test ``n_test`` per task, and score
-    tuned and base zero-shot (``zero_shot``)."""
+    tuned and base zero-shot (``zero_shot``). ``extras`` holds the tuned ``model``, the ``base`` and the
+    ``dataset``; ``progress`` shows the training's progress bars."""
     out = tuple(held_out.split("+"))
     dataset = InstructionSet(training_clusters(out, clusters), out, per_task=per_task, train_templates=templates,
                              n_test=n_test, seed=seed)  # fmt: skip
     corpus = instruction_corpus(dataset, CONTEXT, train_prompt=train_prompt)
-    return _tuned_run(corpus, lambda m: zero_shot(m, dataset), seed, steps, device, cache, base, tune_lr)
+    out = _tuned_run(corpus, lambda m: zero_shot(m, dataset), seed, steps, device, cache, base, tune_lr, progress)
+    return replace(out, extras={**out.extras, "dataset": dataset})
 
 
 def fields_scores(model: GPT, split: dict) -> dict:
@@ -205,11 +213,62 @@ sweep.register_grid(
     quick=[{"recipe": "ch08_tune", **LIVE, "seed": 0}],
 )
 sweep.register_grid("ch08_live", full=[{"recipe": "ch08_tune", **LIVE, "seed": s} for s in (0, 1, 2)])
-# the loss on the prompts too, and smaller bases (4 layers, 64 and 96 wide), on every cluster but the held-out one
+# the loss on the prompts too, on every cluster but the held-out one
 PROMPT_POINT = {"recipe": "ch08_tune", "clusters": 6, **WORKED, "train_prompt": True}
 sweep.register_grid("ch08_prompt", full=[{**PROMPT_POINT, "seed": s} for s in SEEDS])
-sweep.register_grid(
-    "ch08_sizes",
-    full=[{"recipe": "ch08_tune", "clusters": 6, "seed": s, **WORKED, "d_model": d} for d in (64, 96) for s in SEEDS],
-)
 sweep.register_experiment("ch08_fields", fields_run)
+
+
+# ----------------------------------------------------------------------------- the chapter's exercises
+
+
+def steering_exercise(scores: dict) -> Exercise:
+    """Exercise 8.1: the ``steering`` of a model from its ``scores`` (``zero_shot``), given the shares in
+    ``scores["ends"]`` that the notebook prints."""
+    return Exercise(
+        "8.1 steering",
+        expected=steering(scores["ends"]),
+        hints=(
+            "how much more often is the first word given when the first is asked for than when the last is? and the "
+            "last word?",
+            "the mean of (first|asked first − first|asked last) and (last|asked last − last|asked first)",
+        ),
+        atol=0.006,
+    )
+
+
+def template_score(model: GPT, dataset: InstructionSet, name: str, template: str) -> float:
+    """``model``'s exact match on task ``name``'s test inputs in ``dataset``, every one asked with ``template``
+    (an instruction the task may not have)."""
+    examples = dataset.examples("test", name)
+    return exact_match(prompt_answers(model, [render(template, e.input) for e in examples]), examples)
+
+
+def template_exercise(model: GPT, dataset: InstructionSet, name: str = "city", margin: float = 0.1) -> Experiment:
+    """Exercise 8.2: write a new instruction for the held-in task ``name``. The checker asks ``model`` every test
+    input of ``dataset`` with it and passes when its exact match comes within ``margin`` of the mean over the
+    task's own templates (or beats it); it refuses a template the task already has, an empty one or one longer
+    than a line."""
+    own = [template_score(model, dataset, name, t) for t in task(name).templates]
+    target = float(np.mean(own))
+
+    def verify(template) -> tuple[bool, str]:
+        if not isinstance(template, str) or not template.strip() or "\n" in template or len(template) > 60:
+            return False, f"{template!r} is not an instruction: write one line of at most 60 characters"
+        if template.strip() in task(name).templates:
+            return False, f"{template!r} is one of the task's own templates: the exercise asks for a new wording"
+        got = template_score(model, dataset, name, template.strip())
+        verdict = "as well understood as the task's own wordings" if got >= target - margin else "not understood"
+        return got >= target - margin, (
+            f"exact match {got:.2f} with your wording, {target:.2f} on average with the task's own "
+            f"{len(own)} ({', '.join(f'{x:.2f}' for x in own)}): {verdict}"
+        )
+
+    return Experiment(
+        f"8.2 a new wording for {name}",
+        verify=verify,
+        hints=(
+            "the model learnt the task from a few wordings: which words of them carry the request?",
+            f"keep the key noun of the task's templates ({task(name).templates[1]!r}) and change the rest",
+        ),
+    )

@@ -230,6 +230,21 @@ PUBLISHED = {
     # Liu et al. 2024, RegMix: 512 proxies of 1M parameters on Dirichlet-sampled mixtures and a regression; assumes
     # that the ranking of mixtures holds across model sizes
     "regmix": {"name": "Liu et al. 2024 (RegMix)", "proxies": 512, "proxy_params": 1e6, "cite": "liu2024regmix"},
+    # Wei et al. 2022, FLAN: LaMDA-PT 137B instruction-tuned on 62 datasets grouped into 12 clusters, each cluster
+    # evaluated zero-shot by a model tuned on the others; it beats zero-shot GPT-3 175B on 20 of 25 datasets; held-out
+    # accuracy rises with the number of tuning clusters; tuning hurts held-out tasks in small models and helps in
+    # large ones (the sizes where it turns are still to be checked against the paper's figure)
+    "flan": {
+        "name": "Wei et al. 2022 (FLAN)",
+        "params": 137e9,
+        "datasets": 62,
+        "clusters": 12,
+        "beats_gpt3": (20, 25),
+        "cite": "wei2022finetuned",
+    },  # fmt: skip
+    # Zhang, Wang & Charton 2024: string rewrites; at a fixed budget, many distinct instructions with few examples
+    # each generalise to unseen instructions, few instructions with many examples do not
+    "zhang_instructions": {"name": "Zhang, Wang & Charton 2024", "cite": "zhang2024instruction"},
     # Takase et al. 2023: loss spikes follow a sudden growth of the gradient norm
     "takase": {"name": "Takase et al. 2023", "cite": "takase2023spike"},
 }

@@ -1,0 +1,108 @@
+"""Chapter 8's cached sweeps read back: the scores of each tuned model and of its base, grouped by a knob.
+
+- ``Run``: one row of a ``ch08_tune`` sweep: its grid point, and the scores of the tuned model and its base
+  (``ch08.zero_shot``);
+- ``runs``: a sweep's rows as ``Run``s (``Run.of`` makes one of a live ``ch08.tuning_run``); ``by``: runs grouped
+  by one key of their point, in the key's order;
+- ``values``: one score of a group's tuned models (or bases), seed by seed;
+- ``parse_rate``: how often a group's structured-generation answers are in their task's format, seed by seed;
+- ``noise``: a score's seed standard deviation pooled over groups (``claims.pooled_spread``);
+- ``trend``: the slope of a score against log2 of the number of training clusters, one intercept per seed, and
+  its standard error from the residuals: a trend test over every run, not a comparison of one pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .claims import pooled_spread
+
+
+@dataclass(frozen=True)
+class Run:
+    """One tuning run: its grid ``point`` (without the recipe), ``seed``, the ``tuned`` model's scores and its
+    ``base``'s (each a ``ch08.zero_shot`` dict), and the training ``seconds``."""
+
+    point: dict
+    seed: int
+    tuned: dict
+    base: dict
+    seconds: float
+
+    @classmethod
+    def of(cls, output, point: dict) -> Run:
+        """The ``Run`` of a ``ch08.tuning_run`` output (``sweep.RunOutput``) made at grid ``point``."""
+        tuned = {k: v for k, v in output.metrics.items() if k != "base"}
+        return cls(dict(point), output.seed, tuned, output.metrics["base"], output.seconds)
+
+    def score(self, key: str, model: str = "tuned") -> float:
+        """The score ``key`` of the ``"tuned"`` model or its ``"base"`` (``KeyError`` naming the known ones)."""
+        scores = self.tuned if model == "tuned" else self.base
+        if key not in scores:
+            raise KeyError(f"no score {key!r}; the runs have {', '.join(k for k in scores if k != 'tasks')}")
+        return float(scores[key])
+
+
+def runs(rows: list[dict]) -> list[Run]:
+    """The rows of a ``ch08_tune`` sweep (``sweep.load_sweep``) as ``Run``s, in the sweep's order."""
+    out = []
+    for r in rows:
+        if r["recipe"] != "ch08_tune":
+            raise ValueError(f"a row of recipe {r['recipe']!r}: chapter 8's sweeps run 'ch08_tune'")
+        tuned = {k: v for k, v in r["metrics"].items() if k != "base"}
+        out.append(Run(r["point"], r["seed"], tuned, r["metrics"]["base"], r["seconds"]))
+    return out
+
+
+def by(all_runs: list[Run], key: str, default=None) -> dict:
+    """``all_runs`` grouped by the value of ``key`` in their grid point (sorted by it), each group by seed; a
+    point without ``key`` counts as ``default`` (``KeyError`` when there is none)."""
+    groups: dict = {}
+    for r in all_runs:
+        if key not in r.point and default is None:
+            raise KeyError(f"the runs' grid points have no {key!r}; they have {', '.join(sorted(r.point))}")
+        groups.setdefault(r.point.get(key, default), []).append(r)
+    return {k: sorted(groups[k], key=lambda r: r.seed) for k in sorted(groups)}
+
+
+def values(group: list[Run], key: str, model: str = "tuned") -> np.ndarray:
+    """The score ``key`` of each run of ``group`` (its tuned model, or its ``"base"``), seed by seed."""
+    return np.array([r.score(key, model) for r in group])
+
+
+def parse_rate(group: list[Run], model: str = "tuned") -> np.ndarray:
+    """For each run of ``group``, the mean parse rate of its structured-generation tasks (the tuned model's, or
+    the ``"base"``'s): the share of answers in the task's format, right or wrong (``ValueError`` when a run
+    scored none)."""
+    out = []
+    for r in group:
+        tasks = (r.tuned if model == "tuned" else r.base)["tasks"]
+        rates = [row["parses"] for row in tasks.values() if "parses" in row]
+        if not rates:
+            raise ValueError(f"a run of seed {r.seed} at {r.point} scored no structured-generation task")
+        out.append(float(np.mean(rates)))
+    return np.array(out)
+
+
+def noise(groups: dict, key: str, model: str = "tuned") -> float:
+    """The seed standard deviation of the score ``key``, pooled over ``groups`` (``by``)."""
+    return pooled_spread([values(g, key, model) for g in groups.values()])
+
+
+def trend(groups: dict, key: str) -> dict:
+    """Fit ``score = a_seed + slope × log2(clusters)`` to every run of ``groups`` (``by(runs, "clusters")``),
+    one intercept per seed: ``slope`` (the change per doubling of the training clusters), its standard error
+    ``se`` from the residuals, and ``dof`` their degrees of freedom (``ValueError`` when none is left)."""
+    flat = [(np.log2(n), r.seed, r.score(key)) for n, g in groups.items() for r in g]
+    seeds = sorted({s for _, s, _ in flat})
+    x = np.array([[lx] + [float(s == t) for t in seeds] for lx, s, _ in flat])
+    y = np.array([v for _, _, v in flat])
+    dof = len(y) - x.shape[1]
+    if dof < 1 or len(groups) < 2:
+        raise ValueError(f"{len(y)} runs over {len(groups)} cluster counts and {len(seeds)} seeds leave no residual")
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ coef
+    cov = (resid @ resid / dof) * np.linalg.inv(x.T @ x)
+    return {"slope": float(coef[0]), "se": float(np.sqrt(cov[0, 0])), "dof": dof}
