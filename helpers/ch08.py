@@ -269,6 +269,6 @@ def template_exercise(model: GPT, dataset: InstructionSet, name: str = "city", m
         verify=verify,
         hints=(
             "the model learnt the task from a few wordings: which words of them carry the request?",
-            f"keep the key noun of the task's templates ({task(name).templates[1]!r}) and change the rest",
+            f"stay close to a wording it was tuned on, such as {task(name).templates[0]!r}: change a word or two",
         ),
     )

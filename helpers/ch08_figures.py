@@ -14,7 +14,7 @@ import html
 
 import numpy as np
 
-from .book.plots import new_figure
+from .book.plots import hline, new_figure
 from .ch08_results import values
 from .instruct import render
 from .instruct.score import prompt_answers
@@ -49,6 +49,8 @@ def plot_clusters(groups: dict):
     _by_seed(right, xs, groups, "steering", "tuned", "C3", "tuned")
     _by_seed(right, xs, groups, "steering", "base", "0.4", "base", ls="--")
     right.axhline(0, color="0.6", lw=0.8)
+    hline(right, 1.0, "follows every instruction")
+    right.set_ylim(-0.3, 1.1)
     right.set_ylabel(right_label)
     for ax in (left, right):
         ax.set_xlabel("training clusters")
