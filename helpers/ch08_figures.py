@@ -55,7 +55,7 @@ def plot_clusters(groups: dict):
     for ax in (left, right):
         ax.set_xlabel("training clusters")
         ax.set_xticks(xs)
-        ax.legend(fontsize=7)
+        ax.legend()
     left.set_ylim(-0.03, 1.03)
     fig.tight_layout()
     return fig
