@@ -244,13 +244,18 @@ def template_score(model: GPT, dataset: InstructionSet, name: str, template: str
     return exact_match(prompt_answers(model, [render(template, e.input) for e in examples]), examples)
 
 
-def template_exercise(model: GPT, dataset: InstructionSet, name: str = "city", margin: float = 0.1) -> Experiment:
+def template_exercise(
+    model: GPT, dataset: InstructionSet, name: str = "city", margin: float | None = None
+) -> Experiment:
     """Exercise 8.2: write a new instruction for the held-in task ``name``. The checker asks ``model`` every test
     input of ``dataset`` with it and passes when its exact match comes within ``margin`` of the mean over the
-    task's own templates (or beats it); it refuses a template the task already has, an empty one or one longer
-    than a line."""
+    task's own templates (or beats it); by default two binomial standard errors of that mean over the task's
+    test items (at least 0.05), the noise of a score on so few items, which another machine's run moves by as
+    much. It refuses a template the task already has, an empty one or one longer than a line."""
     own = [template_score(model, dataset, name, t) for t in task(name).templates]
     target = float(np.mean(own))
+    if margin is None:
+        margin = max(0.05, 2 * float(np.sqrt(target * (1 - target) / len(dataset.examples("test", name)))))
 
     def verify(template) -> tuple[bool, str]:
         if not isinstance(template, str) or not template.strip() or "\n" in template or len(template) > 60:
@@ -261,7 +266,7 @@ def template_exercise(model: GPT, dataset: InstructionSet, name: str = "city", m
         verdict = "as well understood as the task's own wordings" if got >= target - margin else "not understood"
         return got >= target - margin, (
             f"exact match {got:.2f} with your wording, {target:.2f} on average with the task's own "
-            f"{len(own)} ({', '.join(f'{x:.2f}' for x in own)}): {verdict}"
+            f"{len(own)} ({', '.join(f'{x:.2f}' for x in own)}), so at least {target - margin:.2f} passes: {verdict}"
         )
 
     return Experiment(

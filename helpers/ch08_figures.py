@@ -38,7 +38,7 @@ def plot_clusters(groups: dict):
     """Left: exact match against the number of training clusters, tuned (solid) and base (dashed) for the held-in
     tasks and the held-out cluster, and the held-out cluster asked in the base's own format. Right: steering on
     the held-out ``first`` and ``last`` tasks. Means over seeds as lines, single seeds as dots."""
-    fig, (left, right) = new_figure(2, width=10.0, height=3.8)
+    fig, (left, right) = new_figure(2, width=9.4, height=3.8)
     xs = list(groups)
     for key, (label, color) in SCORES.items():
         _by_seed(left, xs, groups, key, "tuned", color, f"tuned: {label}")
