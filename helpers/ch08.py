@@ -127,8 +127,10 @@ def zero_shot(model: GPT, dataset: InstructionSet) -> dict:
     tasks = scores(model, dataset.examples("test"))
     unseen = scores(model, dataset.examples("unseen"))
     held_in, held_out = dataset.train_tasks, dataset.held_out_tasks
-    own = {n: exact_match(answers(model, ex), ex) for n in held_out
-           for ex in [[WorkedExample(*astuple(e)) for e in dataset.examples("test", n)]]}  # fmt: skip
+    own = {}
+    for name in held_out:
+        examples = dataset.examples("test", name)
+        own[name] = exact_match(answers(model, [WorkedExample(*astuple(e)) for e in examples]), examples)
     out = {
         "tasks": tasks,
         "unseen": {n: unseen[n]["exact_match"] for n in held_in},

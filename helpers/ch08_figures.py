@@ -69,7 +69,7 @@ def plot_ends(group: list, models=("base", "tuned")):
     for ax, model in zip(axes, models):
         for i, asked in enumerate(("first", "last")):
             for j, (end, color) in enumerate((("first", "C0"), ("last", "C1"))):
-                share = np.mean([(r.tuned if model == "tuned" else r.base)["ends"][asked][end] for r in group])
+                share = np.mean([r.scores(model)["ends"][asked][end] for r in group])
                 label = f"answers the {end} word" if i == 0 else None
                 ax.bar(i + 0.38 * (j - 0.5), share, 0.36, color=color, label=label)
         ax.set_xticks([0, 1], ["asked for the first item", "asked for the last item"])

@@ -37,9 +37,13 @@ class Run:
         tuned = {k: v for k, v in output.metrics.items() if k != "base"}
         return cls(dict(point), output.seed, tuned, output.metrics["base"], output.seconds)
 
+    def scores(self, model: str = "tuned") -> dict:
+        """Every score of the ``"tuned"`` model or of its ``"base"``."""
+        return self.tuned if model == "tuned" else self.base
+
     def score(self, key: str, model: str = "tuned") -> float:
         """The score ``key`` of the ``"tuned"`` model or its ``"base"`` (``KeyError`` naming the known ones)."""
-        scores = self.tuned if model == "tuned" else self.base
+        scores = self.scores(model)
         if key not in scores:
             raise KeyError(f"no score {key!r}; the runs have {', '.join(k for k in scores if k != 'tasks')}")
         return float(scores[key])
@@ -78,7 +82,7 @@ def parse_rate(group: list[Run], model: str = "tuned") -> np.ndarray:
     scored none)."""
     out = []
     for r in group:
-        tasks = (r.tuned if model == "tuned" else r.base)["tasks"]
+        tasks = r.scores(model)["tasks"]
         rates = [row["parses"] for row in tasks.values() if "parses" in row]
         if not rates:
             raise ValueError(f"a run of seed {r.seed} at {r.point} scored no structured-generation task")

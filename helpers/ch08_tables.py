@@ -78,7 +78,7 @@ def format_table(group: list) -> object:
         cells = []
         for model in ("base", "tuned"):
             for key in ("exact_match", "parses"):
-                cells.append(np.mean([(r.tuned if model == "tuned" else r.base)["tasks"][name][key] for r in group]))
+                cells.append(np.mean([r.scores(model)["tasks"][name][key] for r in group]))
         rows.append([name, *(f"{c:.2f}" for c in cells)])
     return md_table(["task", "base: exact", "base: parses", "tuned: exact", "tuned: parses"], rows)
 

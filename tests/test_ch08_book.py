@@ -38,6 +38,7 @@ def test_runs_group_by_a_knob_and_give_each_models_scores():
     groups = ch08_results.by(runs, "clusters")
     assert list(groups) == [1, 3, 6] and [r.seed for r in groups[6]] == [0, 1]
     assert ch08_results.values(groups[1], "held_out", "base").tolist() == [0.0, 0.0]
+    assert runs[0].scores("base") is runs[0].base and runs[0].scores() is runs[0].tuned
     assert runs[0].score("held_out") == pytest.approx(0.05 * np.log2(6), abs=0.05)
     with pytest.raises(KeyError, match="no score 'nope'"):
         runs[0].score("nope")
