@@ -12,7 +12,8 @@
   (seen and unseen templates) and over the held-out clusters, which it answers zero-shot;
 - experiment ``ch08_tune`` (``tuning_run``): pretrain (or reuse) the base, tune it on clusters, score it; grids
   ``ch08_clusters`` (the ``WORKED`` design, ``CLUSTER_COUNTS`` training clusters, ``SEEDS``) and ``ch08_live``
-  (the notebook's live run, ``LIVE``, in three seeds) and ``ch08_prompt`` (the loss on the prompts too);
+  (the notebook's live run, ``LIVE``, in three seeds) and ``ch08_prompt`` (the loss on the prompts too) and
+  ``ch08_sizes`` (widths ``SIZES``, at 6 and 1 clusters and at 6 with 1's examples, ``DIVERSE``);
 - exercises ``steering_exercise`` (8.1) and ``template_exercise`` (8.2: a new wording for a task, scored);
 - experiment ``ch08_fields`` (``fields_run``): tune the base on the look-up family with a number of distinct
   keys at a fixed budget, and score it on keys it was never asked for (``fields_scores``).
@@ -34,6 +35,7 @@ from .instruct import (
     examples_corpus,
     field_split,
     instruction_corpus,
+    one_shot_prompts,
     render,
     task,
     worked_corpus,
@@ -119,26 +121,35 @@ def steering(ends: dict[str, dict[str, float]]) -> float:
 def zero_shot(model: GPT, dataset: InstructionSet) -> dict:
     """``model`` scored on ``dataset``: ``"tasks"`` the per-task scores on the test sets (``instruct.scores``),
     ``"unseen"`` the held-in tasks' exact match on templates training never used, ``"own"`` the held-out tasks'
-    exact match asked in the base's own format (``instruct.WorkedExample``); the means ``held_in``,
-    ``held_in_unseen``, ``held_out`` and ``held_out_own`` (exact match), ``held_out_options`` (rank
-    classification of the held-out classification tasks, if any) and ``held_out_parses`` (format tasks held
-    out, if any); and when ``first`` and ``last`` are held out, ``"ends"`` (``instruct.end_choices`` of each)
-    and their ``steering``."""
+    exact match asked in the base's own format (``instruct.WorkedExample``), ``"one_shot"`` their exact match
+    with one demonstration in the tuning format before each prompt (``instruct.one_shot_prompts``; the tasks
+    whose prompts, so lengthened, leave no room in the context for the answer are left out); the means
+    ``held_in``, ``held_in_unseen``, ``held_out``, ``held_out_own`` and ``held_out_one_shot`` (exact match),
+    ``held_out_options`` (rank classification of the held-out classification tasks, if any) and
+    ``held_out_parses`` (format tasks held out, if any); and when ``first`` and ``last`` are held out,
+    ``"ends"`` (``instruct.end_choices`` of each) and their ``steering``, and the same with one demonstration
+    (``"ends_one_shot"``, ``steering_one_shot``)."""
     tasks = scores(model, dataset.examples("test"))
     unseen = scores(model, dataset.examples("unseen"))
     held_in, held_out = dataset.train_tasks, dataset.held_out_tasks
-    own = {}
+    own, one_shot, shown = {}, {}, {}
     for name in held_out:
         examples = dataset.examples("test", name)
         own[name] = exact_match(answers(model, [WorkedExample(*astuple(e)) for e in examples]), examples)
+        prompts = one_shot_prompts(examples)
+        if max(len(p.encode()) + len(e.answer) for p, e in zip(prompts, examples)) < model.cfg.context:
+            shown[name] = prompt_answers(model, prompts)
+            one_shot[name] = exact_match(shown[name], examples)
     out = {
         "tasks": tasks,
         "unseen": {n: unseen[n]["exact_match"] for n in held_in},
         "own": own,
+        "one_shot": one_shot,
         "held_in": _mean(tasks, held_in),
         "held_in_unseen": _mean(unseen, held_in),
         "held_out": _mean(tasks, held_out),
         "held_out_own": float(np.mean(list(own.values()))),
+        "held_out_one_shot": float(np.mean(list(one_shot.values()))) if one_shot else float("nan"),
         "held_out_options": _mean(tasks, held_out, "option_accuracy"),
         "held_out_parses": _mean(tasks, held_out, "parses"),
     }
@@ -146,6 +157,9 @@ def zero_shot(model: GPT, dataset: InstructionSet) -> dict:
         lists = {n: dataset.examples("test", n) for n in ("first", "last")}
         out["ends"] = {n: end_choices(answers(model, ex), ex) for n, ex in lists.items()}
         out["steering"] = steering(out["ends"])
+        if {"first", "last"} <= set(shown):
+            out["ends_one_shot"] = {n: end_choices(shown[n], ex) for n, ex in lists.items()}
+            out["steering_one_shot"] = steering(out["ends_one_shot"])
     return out
 
 
@@ -218,6 +232,18 @@ sweep.register_grid("ch08_live", full=[{"recipe": "ch08_tune", **LIVE, "seed": s
 # the loss on the prompts too, on every cluster but the held-out one
 PROMPT_POINT = {"recipe": "ch08_tune", "clusters": 6, **WORKED, "train_prompt": True}
 sweep.register_grid("ch08_prompt", full=[{**PROMPT_POINT, "seed": s} for s in SEEDS])
+# the same design at two more widths (four layers each; WORKED's 128 is in ch08_clusters), at 6 and 1 training
+# clusters, and at 6 clusters with the examples of 1 (DIVERSE: many tasks with few examples each, Zhang et al.)
+SIZES, DIVERSE = (64, 96), {"clusters": 6, "per_task": 50}
+sweep.register_grid(
+    "ch08_sizes",  # a width's two bases are pretrained first, by its first two runs
+    full=[
+        {"recipe": "ch08_tune", **WORKED, "d_model": d, **point, "seed": s}
+        for d in SIZES
+        for point in ({"clusters": 6}, {"clusters": 1}, DIVERSE)
+        for s in SEEDS
+    ],
+)
 sweep.register_experiment("ch08_fields", fields_run)
 
 

@@ -4,6 +4,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -91,6 +92,10 @@ def test_zero_shot_asks_a_held_out_lists_cluster_in_both_formats_and_reads_its_s
     s = ch08.zero_shot(model, ds)
     assert set(s["own"]) == set(CLUSTERS["lists"]) and 0 <= s["held_out_own"] <= 1
     assert set(s["ends"]) == {"first", "last"} and s["steering"] == ch08.steering(s["ends"])
+    assert set(s["one_shot"]) == set(CLUSTERS["lists"]) and 0 <= s["held_out_one_shot"] <= 1
+    assert s["steering_one_shot"] == ch08.steering(s["ends_one_shot"])
+    qa = ch08.zero_shot(model, InstructionSet(("extract",), ("qa",), per_task=10, n_test=4))
+    assert qa["one_shot"] == {} and np.isnan(qa["held_out_one_shot"])  # a passage and a demonstration overflow
     assert "steering" not in ch08.zero_shot(model, InstructionSet(("lists",), ("extract",), per_task=10, n_test=4))
 
 
@@ -116,6 +121,11 @@ def test_the_chapters_grids_share_the_worked_bases():
         assert all(p["pretrain_steps"] == 2000 and p["pretrain"] == ch08.PRETRAIN_WORKED for p in grids[name])
     assert all(p["train_prompt"] for p in grids["ch08_prompt"])
     assert [p["seed"] for p in grids["ch08_live"]] == [0, 1, 2] and grids["ch08_live"][0]["d_model"] == 64
+    sizes = sweep._grid("ch08_sizes", "full")
+    assert [(p["d_model"], p["clusters"], p.get("per_task", 300)) for p in sizes[::2]] == [
+        (d, n, k) for d in ch08.SIZES for n, k in ((6, 300), (1, 300), (6, 50))
+    ]
+    assert all(p["pretrain_steps"] == 2000 and p["pretrain"] == ch08.PRETRAIN_WORKED for p in sizes)
 
 
 @pytest.mark.skipif(os.environ.get("COURSE_SLOW") != "1", reason="re-trains a cached chapter 8 run, about 20 minutes "

@@ -244,3 +244,15 @@ def test_end_choices_count_the_first_and_the_last_word_whatever_was_asked():
     assert end_choices(said, ex) == {"first": 0.25, "last": 0.5}
     with pytest.raises(ValueError, match="one answer per example"):
         end_choices(said[:2], ex)
+
+
+def test_one_shot_prompts_show_the_shortest_other_example_of_the_same_task():
+    ds = instruct.InstructionSet(("extract",), ("lists",), per_task=10, n_test=5)
+    examples = ds.examples("test", "first") + ds.examples("test", "last")
+    prompts = instruct.one_shot_prompts(examples)
+    for e, p in zip(examples, prompts):
+        same = [o for o in examples if o.task == e.task and o is not e]
+        demo = min(same, key=lambda o: len(o.prompt + o.response))
+        assert p == demo.prompt + demo.response + e.prompt and p.endswith(e.prompt)
+    with pytest.raises(ValueError, match="one example"):
+        instruct.one_shot_prompts(examples[:1])

@@ -4,7 +4,8 @@
   (question answering, classification, extraction, structured generation, strings, lists, numbers), and
   the look-up family ``field_task`` whose instruction names the field to read;
 - ``data``: ``render`` (the prompt format), ``InstructionSet`` (clusters trained on and held out, exact
-  splits), ``field_split`` (the look-up family split by key), ``examples_corpus`` / ``instruction_corpus``
+  splits), ``field_split`` (the look-up family split by key), ``one_shot_prompts`` (a demonstration before
+  each prompt), ``examples_corpus`` / ``instruction_corpus``
   (examples for ``helpers.train.train``, loss on the response only), ``worked_text`` / ``worked_corpus`` (every
   task as plain worked lines, for pretraining);
 - ``score``: greedy answers, exact match, rank classification and parse rates.
@@ -24,6 +25,7 @@ from .data import (
     examples_corpus,
     field_split,
     instruction_corpus,
+    one_shot_prompts,
     render,
     worked_corpus,
     worked_line,
@@ -34,6 +36,6 @@ from .tasks import BY_NAME, CLUSTERS, FIELD_KEYS, FIELDS_PER_RECORD, TASKS, Task
 __all__ = [
     "BY_NAME", "CLUSTERS", "FIELD_KEYS", "FIELDS_PER_RECORD", "HELD_OUT_FIELDS", "IGNORE", "TASKS", "Example",
     "InstructionCorpus", "InstructionSet", "PackedSampler", "Task", "encode", "examples_corpus", "field_split",
-    "field_task", "instruction_corpus", "render", "task", "worked_corpus", "worked_line",
+    "field_task", "instruction_corpus", "one_shot_prompts", "render", "task", "worked_corpus", "worked_line",
     "worked_text", "WorkedExample",
 ]  # fmt: skip

@@ -7,6 +7,7 @@
   input also in training;
 - ``field_split``: the look-up family (``tasks.field_task``) split by key, for tuning on a number of distinct
   instructions at a fixed budget and testing on keys never asked for;
+- ``one_shot_prompts``: prompts preceded by a demonstration of the same task, in the same format;
 - ``worked_corpus``: every task's examples as plain worked lines, a part for a base model's pretraining, so
   that it meets every task (none of their test inputs) before any tuning;
 - ``encode``, ``PackedSampler``, ``InstructionCorpus`` / ``examples_corpus`` / ``instruction_corpus``: the
@@ -301,6 +302,24 @@ class WorkedExample(Example):
     def prompt(self) -> str:
         """What the model reads: ``worked_line`` up to the answer."""
         return f"{task_named(self.task).templates[self.template]}\n{self.input} ->"
+
+
+def one_shot_prompts(examples: list[Example]) -> list[str]:
+    """Each example's prompt preceded by one demonstration in the same (tuning) format: the prompt and response
+    of the shortest other example of its task in ``examples`` (the few-shot prompt of chapter 7, with as many
+    demonstrations as a 192-byte context holds)."""
+    by_task: dict[str, list[int]] = {}
+    for i, e in enumerate(examples):
+        by_task.setdefault(e.task, []).append(i)
+    out = []
+    for i, e in enumerate(examples):
+        order = sorted(by_task[e.task], key=lambda j: (len(examples[j].prompt + examples[j].response), j))
+        others = [j for j in order if j != i]
+        if not others:
+            raise ValueError(f"task {e.task!r} has one example: a demonstration needs another")
+        demo = examples[others[0]]
+        out.append(demo.prompt + demo.response + e.prompt)
+    return out
 
 
 def worked_text(per_task: int = 3000, seed: int = 0) -> str:
