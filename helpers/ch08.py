@@ -13,7 +13,8 @@
 - experiment ``ch08_tune`` (``tuning_run``): pretrain (or reuse) the base, tune it on clusters, score it; grids
   ``ch08_clusters`` (the ``WORKED`` design, ``CLUSTER_COUNTS`` training clusters, ``SEEDS``) and ``ch08_live``
   (the notebook's live run, ``LIVE``, in three seeds) and ``ch08_prompt`` (the loss on the prompts too) and
-  ``ch08_sizes`` (widths ``SIZES``, at 6 and 1 clusters and at 6 with 1's examples, ``DIVERSE``);
+  ``ch08_sizes`` (widths ``SIZES``, at 6 and 1 clusters and at 6 with 1's examples, ``DIVERSE``) and
+  ``ch08_diversity`` (``DIVERSE`` at the width of ``WORKED``);
 - exercises ``steering_exercise`` (8.1) and ``template_exercise`` (8.2: a new wording for a task, scored);
 - experiment ``ch08_fields`` (``fields_run``): tune the base on the look-up family with a number of distinct
   keys at a fixed budget, and score it on keys it was never asked for (``fields_scores``).
@@ -244,6 +245,8 @@ sweep.register_grid(
         for s in SEEDS
     ],
 )
+# the DIVERSE point at WORKED's width, 128 (its 6- and 1-cluster runs are in ch08_clusters, on the same bases)
+sweep.register_grid("ch08_diversity", full=[{"recipe": "ch08_tune", **WORKED, **DIVERSE, "seed": s} for s in SEEDS])
 sweep.register_experiment("ch08_fields", fields_run)
 
 

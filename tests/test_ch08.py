@@ -125,7 +125,9 @@ def test_the_chapters_grids_share_the_worked_bases():
     assert [(p["d_model"], p["clusters"], p.get("per_task", 300)) for p in sizes[::2]] == [
         (d, n, k) for d in ch08.SIZES for n, k in ((6, 300), (1, 300), (6, 50))
     ]
-    assert all(p["pretrain_steps"] == 2000 and p["pretrain"] == ch08.PRETRAIN_WORKED for p in sizes)
+    diverse = sweep._grid("ch08_diversity", "full")
+    assert all(p["pretrain_steps"] == 2000 and p["pretrain"] == ch08.PRETRAIN_WORKED for p in sizes + diverse)
+    assert [(p["clusters"], p["per_task"], p["seed"]) for p in diverse] == [(6, 50, s) for s in ch08.SEEDS]
 
 
 @pytest.mark.skipif(os.environ.get("COURSE_SLOW") != "1", reason="re-trains a cached chapter 8 run, about 20 minutes "
