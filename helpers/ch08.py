@@ -122,35 +122,29 @@ def steering(ends: dict[str, dict[str, float]]) -> float:
 def zero_shot(model: GPT, dataset: InstructionSet) -> dict:
     """``model`` scored on ``dataset``: ``"tasks"`` the per-task scores on the test sets (``instruct.scores``),
     ``"unseen"`` the held-in tasks' exact match on templates training never used, ``"own"`` the held-out tasks'
-    exact match asked in the base's own format (``instruct.WorkedExample``), ``"one_shot"`` their exact match
-    with one demonstration in the tuning format before each prompt (``instruct.one_shot_prompts``; the tasks
-    whose prompts, so lengthened, leave no room in the context for the answer are left out); the means
-    ``held_in``, ``held_in_unseen``, ``held_out``, ``held_out_own`` and ``held_out_one_shot`` (exact match),
-    ``held_out_options`` (rank classification of the held-out classification tasks, if any) and
-    ``held_out_parses`` (format tasks held out, if any); and when ``first`` and ``last`` are held out,
-    ``"ends"`` (``instruct.end_choices`` of each) and their ``steering``, and the same with one demonstration
-    (``"ends_one_shot"``, ``steering_one_shot``)."""
+    exact match asked in the base's own format (``instruct.WorkedExample``); the means ``held_in``,
+    ``held_in_unseen``, ``held_out`` and ``held_out_own`` (exact match), ``held_out_options`` (rank
+    classification of the held-out classification tasks, if any) and ``held_out_parses`` (format tasks held
+    out, if any); and when ``first`` and ``last`` are held out, ``"ends"`` (``instruct.end_choices`` of each)
+    and their ``steering``, and the same with one demonstration in the tuning format before each prompt
+    (``instruct.one_shot_prompts``): ``"one_shot"`` (exact match of each), ``"ends_one_shot"`` and
+    ``steering_one_shot`` (not on ``sort``: its longer prompts, so lengthened, can leave no room in the
+    context for the answer)."""
     tasks = scores(model, dataset.examples("test"))
     unseen = scores(model, dataset.examples("unseen"))
     held_in, held_out = dataset.train_tasks, dataset.held_out_tasks
-    own, one_shot, shown = {}, {}, {}
+    own = {}
     for name in held_out:
         examples = dataset.examples("test", name)
         own[name] = exact_match(answers(model, [WorkedExample(*astuple(e)) for e in examples]), examples)
-        prompts = one_shot_prompts(examples)
-        if max(len(p.encode()) + len(e.answer) for p, e in zip(prompts, examples)) < model.cfg.context:
-            shown[name] = prompt_answers(model, prompts)
-            one_shot[name] = exact_match(shown[name], examples)
     out = {
         "tasks": tasks,
         "unseen": {n: unseen[n]["exact_match"] for n in held_in},
         "own": own,
-        "one_shot": one_shot,
         "held_in": _mean(tasks, held_in),
         "held_in_unseen": _mean(unseen, held_in),
         "held_out": _mean(tasks, held_out),
         "held_out_own": float(np.mean(list(own.values()))),
-        "held_out_one_shot": float(np.mean(list(one_shot.values()))) if one_shot else float("nan"),
         "held_out_options": _mean(tasks, held_out, "option_accuracy"),
         "held_out_parses": _mean(tasks, held_out, "parses"),
     }
@@ -158,9 +152,10 @@ def zero_shot(model: GPT, dataset: InstructionSet) -> dict:
         lists = {n: dataset.examples("test", n) for n in ("first", "last")}
         out["ends"] = {n: end_choices(answers(model, ex), ex) for n, ex in lists.items()}
         out["steering"] = steering(out["ends"])
-        if {"first", "last"} <= set(shown):
-            out["ends_one_shot"] = {n: end_choices(shown[n], ex) for n, ex in lists.items()}
-            out["steering_one_shot"] = steering(out["ends_one_shot"])
+        shown = {n: prompt_answers(model, one_shot_prompts(ex)) for n, ex in lists.items()}
+        out["one_shot"] = {n: exact_match(said, lists[n]) for n, said in shown.items()}
+        out["ends_one_shot"] = {n: end_choices(said, lists[n]) for n, said in shown.items()}
+        out["steering_one_shot"] = steering(out["ends_one_shot"])
     return out
 
 

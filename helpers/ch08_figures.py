@@ -2,6 +2,7 @@
 
 - ``plot_clusters``: held-in and held-out exact match, and steering, against the number of training clusters,
   for the tuned models and their bases (``ch08_results.by(runs, "clusters")``);
+- ``plot_sizes``: the held-out cluster against the base's width, each model asked each way, and steering;
 - ``plot_ends``: which end of the list the models give on the held-out ``first`` and ``last`` prompts;
 - ``answer_rows`` / ``ask_models``: what each model answers to an instruction and an input, in the tuning format
   and in the base's own worked-line format (a widget with two text boxes), and ``answer_table``, its static twin
@@ -57,6 +58,43 @@ def plot_clusters(groups: dict):
         ax.set_xticks(xs)
         ax.legend()
     left.set_ylim(-0.03, 1.03)
+    fig.tight_layout()
+    return fig
+
+
+SIZE_LINES = (  # (score, model, label, colour, line style) of plot_sizes' left panel
+    ("held_out", "tuned", "tuned, tuning format", "C3", "-"),
+    ("held_out_own", "tuned", "tuned, own format", "C2", "-"),
+    ("held_out_own", "base", "base, own format", "C2", "--"),
+    ("first_last_one_shot", "base", "base, 1 demonstration (first, last)", "C4", "--"),
+    ("held_out", "base", "base, tuning format", "C3", "--"),
+)
+
+
+def plot_sizes(tuned: dict, bases: dict):
+    """The held-out cluster against the base's width (``d_model``). Left: exact match of the tuned models (solid)
+    and of their bases (dashed), asked in the tuning format, in the base's own format and (bases) with one
+    demonstration. Right: steering. ``tuned`` holds the runs to show by width (``ch08_results.by(runs,
+    "d_model")``), ``bases`` runs on the same bases that scored them with a demonstration (the runs of
+    ``tuned`` may predate that score). Means over seeds as lines, single seeds as dots."""
+    fig, (left, right) = new_figure(2, width=9.4, height=3.8)
+    for key, model, label, color, ls in SIZE_LINES:
+        source = bases if key.endswith("one_shot") else tuned
+        _by_seed(left, list(source), source, key, model, color, label, ls=ls)
+    left.set_ylabel("held-out exact match")
+    left.set_ylim(-0.03, 1.03)
+    _by_seed(right, list(tuned), tuned, "steering", "tuned", "C3", "tuned, tuning format")
+    _by_seed(right, list(bases), bases, "steering_one_shot", "base", "C4", "base + 1 demonstration", ls="--")
+    right.axhline(0, color="0.6", lw=0.8)
+    hline(right, 1.0, "follows every instruction")
+    right.set_ylim(-0.3, 1.1)
+    right.set_ylabel("steering (answer moves with the instruction)")
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(tuned), [str(w) for w in tuned])
+        ax.minorticks_off()
+        ax.set_xlabel("base width (d_model, 4 layers)")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

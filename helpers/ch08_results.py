@@ -3,7 +3,9 @@
 - ``Run``: one row of a ``ch08_tune`` sweep: its grid point, and the scores of the tuned model and its base
   (``ch08.zero_shot``);
 - ``runs``: a sweep's rows as ``Run``s (``Run.of`` makes one of a live ``ch08.tuning_run``); ``by``: runs grouped
-  by one key of their point, in the key's order;
+  by one setting (``Run.setting``: the point's, or the recipe's default), in its order; ``select``: the runs
+  with given settings;
+- ``paired``: a score's difference between two sets of runs, run by run on the same base (width and seed);
 - ``values``: one score of a group's tuned models (or bases), seed by seed;
 - ``parse_rate``: how often a group's structured-generation answers are in their task's format, seed by seed;
 - ``noise``: a score's seed standard deviation pooled over groups (``claims.pooled_spread``);
@@ -13,11 +15,26 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import ch08
 from .claims import pooled_spread
+
+
+def _defaults() -> dict:
+    out = {}
+    for fn in (ch08.base_model, ch08.tuning_run):
+        out.update({k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty})
+    return out
+
+
+DERIVED = {  # score -> how it is read off ``ch08.zero_shot``'s scores
+    "first_last_one_shot": lambda s: (s["one_shot"]["first"] + s["one_shot"]["last"]) / 2,
+}
+DEFAULTS = _defaults()  # what a ``ch08_tune`` point leaves out: ``ch08.tuning_run``'s and ``ch08.base_model``'s
 
 
 @dataclass(frozen=True)
@@ -37,13 +54,25 @@ class Run:
         tuned = {k: v for k, v in output.metrics.items() if k != "base"}
         return cls(dict(point), output.seed, tuned, output.metrics["base"], output.seconds)
 
+    def setting(self, key: str):
+        """The value of ``key`` this run was made with: its point's, or the recipe's default (``DEFAULTS``);
+        ``KeyError`` naming the known settings for any other key."""
+        if key in self.point:
+            return self.point[key]
+        if key not in DEFAULTS:
+            raise KeyError(f"no setting {key!r}; the runs have {', '.join(sorted(set(self.point) | set(DEFAULTS)))}")
+        return DEFAULTS[key]
+
     def scores(self, model: str = "tuned") -> dict:
         """Every score of the ``"tuned"`` model or of its ``"base"``."""
         return self.tuned if model == "tuned" else self.base
 
     def score(self, key: str, model: str = "tuned") -> float:
-        """The score ``key`` of the ``"tuned"`` model or its ``"base"`` (``KeyError`` naming the known ones)."""
+        """The score ``key`` of the ``"tuned"`` model or its ``"base"``, or one of ``DERIVED`` (``KeyError``
+        naming the known ones)."""
         scores = self.scores(model)
+        if key in DERIVED and "one_shot" in scores:
+            return DERIVED[key](scores)
         if key not in scores:
             raise KeyError(f"no score {key!r}; the runs have {', '.join(k for k in scores if k != 'tasks')}")
         return float(scores[key])
@@ -60,15 +89,32 @@ def runs(rows: list[dict]) -> list[Run]:
     return out
 
 
-def by(all_runs: list[Run], key: str, default=None) -> dict:
-    """``all_runs`` grouped by the value of ``key`` in their grid point (sorted by it), each group by seed; a
-    point without ``key`` counts as ``default`` (``KeyError`` when there is none)."""
+def by(all_runs: list[Run], key: str) -> dict:
+    """``all_runs`` grouped by their setting ``key`` (``Run.setting``; sorted by it), each group by seed."""
     groups: dict = {}
     for r in all_runs:
-        if key not in r.point and default is None:
-            raise KeyError(f"the runs' grid points have no {key!r}; they have {', '.join(sorted(r.point))}")
-        groups.setdefault(r.point.get(key, default), []).append(r)
+        groups.setdefault(r.setting(key), []).append(r)
     return {k: sorted(groups[k], key=lambda r: r.seed) for k in sorted(groups)}
+
+
+def select(all_runs: list[Run], **settings) -> list[Run]:
+    """The runs of ``all_runs`` made with every one of ``settings`` (``Run.setting``), in their order;
+    ``ValueError`` when none was."""
+    out = [r for r in all_runs if all(r.setting(k) == v for k, v in settings.items())]
+    if not out:
+        raise ValueError(f"no run has {settings}")
+    return out
+
+
+def paired(a: list[Run], b: list[Run], key: str, model: str = "tuned") -> np.ndarray:
+    """The score ``key`` of each run of ``a`` minus that of the run of ``b`` on the same base (the same
+    ``d_model`` and seed), in ``a``'s order: differences that the base's own luck does not enter.
+    ``ValueError`` when a run of ``a`` has no partner in ``b``."""
+    partner = {(r.setting("d_model"), r.seed): r for r in b}
+    missing = [(r.setting("d_model"), r.seed) for r in a if (r.setting("d_model"), r.seed) not in partner]
+    if missing:
+        raise ValueError(f"no run to pair with (width, seed) {missing}")
+    return np.array([r.score(key, model) - partner[(r.setting("d_model"), r.seed)].score(key, model) for r in a])
 
 
 def values(group: list[Run], key: str, model: str = "tuned") -> np.ndarray:

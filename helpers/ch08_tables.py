@@ -22,6 +22,8 @@ COLUMNS = {  # score -> column title
     "held_out": "held-out",
     "held_out_own": "held-out, own format",
     "steering": "steering",
+    "first_last_one_shot": "first and last, 1 demonstration",
+    "steering_one_shot": "steering, 1 demonstration",
 }
 
 
@@ -43,12 +45,12 @@ def _cell(v: np.ndarray) -> str:
     return f"{v.mean():.2f}" if len(v) == 1 else f"{v.mean():.2f} ± {v.std(ddof=1):.2f}"
 
 
-def score_table(groups: dict, knob: str, keys=tuple(COLUMNS)) -> object:
-    """One row per group of ``groups`` (``ch08_results.by``; ``knob`` names what keys them) and model, tuned and
-    base: each score of ``keys`` as its mean ± seed standard deviation, and the number of seeds."""
+def score_table(groups: dict, knob: str, keys=tuple(COLUMNS)[:5], models=("base", "tuned")) -> object:
+    """One row per group of ``groups`` (``ch08_results.by``; ``knob`` names what keys them) and model of
+    ``models``: each score of ``keys`` as its mean ± seed standard deviation, and the number of seeds."""
     rows = []
     for value, group in groups.items():
-        for model in ("base", "tuned"):
+        for model in models:
             rows.append([value, model, *(_cell(values(group, k, model)) for k in keys), len(group)])
     return md_table([knob, "model", *(COLUMNS[k] for k in keys), "seeds"], rows)
 

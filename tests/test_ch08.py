@@ -4,7 +4,6 @@ import json
 import math
 import os
 
-import numpy as np
 import pytest
 import torch
 
@@ -92,10 +91,8 @@ def test_zero_shot_asks_a_held_out_lists_cluster_in_both_formats_and_reads_its_s
     s = ch08.zero_shot(model, ds)
     assert set(s["own"]) == set(CLUSTERS["lists"]) and 0 <= s["held_out_own"] <= 1
     assert set(s["ends"]) == {"first", "last"} and s["steering"] == ch08.steering(s["ends"])
-    assert set(s["one_shot"]) == set(CLUSTERS["lists"]) and 0 <= s["held_out_one_shot"] <= 1
+    assert set(s["one_shot"]) == {"first", "last"} and all(0 <= v <= 1 for v in s["one_shot"].values())
     assert s["steering_one_shot"] == ch08.steering(s["ends_one_shot"])
-    qa = ch08.zero_shot(model, InstructionSet(("extract",), ("qa",), per_task=10, n_test=4))
-    assert qa["one_shot"] == {} and np.isnan(qa["held_out_one_shot"])  # a passage and a demonstration overflow
     assert "steering" not in ch08.zero_shot(model, InstructionSet(("lists",), ("extract",), per_task=10, n_test=4))
 
 

@@ -42,16 +42,34 @@ def test_runs_group_by_a_knob_and_give_each_models_scores():
     assert runs[0].score("held_out") == pytest.approx(0.05 * np.log2(6), abs=0.05)
     with pytest.raises(KeyError, match="no score 'nope'"):
         runs[0].score("nope")
-    with pytest.raises(KeyError, match="no 'width'"):
+    with pytest.raises(KeyError, match="no score 'first_last_one_shot'"):  # a run made before it was scored
+        runs[0].score("first_last_one_shot")
+    shot = ch08_results.Run({}, 0, {"one_shot": {"first": 0.5, "last": 0.25, "sort": 0.0}}, {}, 1.0)
+    assert shot.score("first_last_one_shot") == 0.375
+    with pytest.raises(KeyError, match="no setting 'width'"):
         ch08_results.by(runs, "width")
     with pytest.raises(ValueError, match="recipe"):
         ch08_results.runs([{**_rows()[0], "recipe": "ability_lm"}])
-    # a point without the key joins the default's group: the 128-wide runs of a grid that never names the width
-    wide = ch08_results.runs([{**_rows()[0], "point": {"d_model": 64}}])
-    assert list(ch08_results.by(runs + wide, "d_model", default=128)) == [64, 128]
+    # a point without the key has the recipe's default: the 128-wide runs of a grid that never names the width
+    narrow = ch08_results.runs([{**_rows()[0], "point": {"d_model": 64, "clusters": 6}}])
+    assert list(ch08_results.by(runs + narrow, "d_model")) == [64, 128] == [64, ch08_results.DEFAULTS["d_model"]]
+    assert ch08_results.select(runs + narrow, clusters=6, d_model=64) == narrow
+    assert [r.seed for r in ch08_results.select(runs + narrow, clusters=6, per_task=300)] == [0, 1, 0]
+    with pytest.raises(ValueError, match="no run has"):
+        ch08_results.select(runs, clusters=5)
     out = SimpleNamespace(metrics=_rows()[0]["metrics"], seed=3, seconds=2.0)
     live = ch08_results.Run.of(out, {"clusters": 6})
     assert live.seed == 3 and live.score("held_out", "base") == 0.0 and "base" not in live.tuned
+
+
+def test_paired_differences_match_runs_on_the_same_base():
+    runs = ch08_results.runs(_rows())
+    six, one = ch08_results.select(runs, clusters=6), ch08_results.select(runs, clusters=1)
+    diff = ch08_results.paired(six, one, "held_out")
+    assert diff.tolist() == [a.score("held_out") - b.score("held_out") for a, b in zip(six, one)]
+    narrow = ch08_results.runs([{**_rows()[0], "point": {"d_model": 64, "clusters": 6}}])
+    with pytest.raises(ValueError, match=r"no run to pair with \(width, seed\) \[\(64, 0\)\]"):
+        ch08_results.paired(narrow, one, "held_out")
 
 
 def test_parse_rate_averages_the_format_tasks_of_each_run():
@@ -99,6 +117,15 @@ def test_figures_draw_the_cluster_sweep_and_the_ends():
     assert len(fig.axes) == 2 and fig.axes[0].get_xlabel() == "training clusters"
     fig = ch08_figures.plot_ends(groups[6])
     assert len(fig.axes) == 2 and fig.axes[0].get_ylabel() == "share of answers"
+    rows = [{**r, "point": {**r["point"], "d_model": w}} for w in (64, 96) for r in _rows()[:2]]
+    for r in rows:
+        for m in (r["metrics"], r["metrics"]["base"]):
+            m.update(one_shot={"first": 0.4, "last": 0.2}, steering_one_shot=0.1)
+    widths = ch08_results.by(ch08_results.runs(rows), "d_model")
+    fig = ch08_figures.plot_sizes(widths, widths)
+    left, right = fig.axes
+    assert left.get_xscale() == "log" and [t.get_text() for t in left.get_xticklabels()] == ["64", "96"]
+    assert len(left.get_legend().get_texts()) == len(ch08_figures.SIZE_LINES) and "steering" in right.get_ylabel()
 
 
 def test_asking_the_models_answers_in_both_formats_and_refuses_bad_fields():
