@@ -9,8 +9,10 @@
 - ``values``: one score of a group's tuned models (or bases), seed by seed;
 - ``parse_rate``: how often a group's structured-generation answers are in their task's format, seed by seed;
 - ``noise``: a score's seed standard deviation pooled over groups (``claims.pooled_spread``);
-- ``trend``: the slope of a score against log2 of the number of training clusters, one intercept per seed, and
-  its standard error from the residuals: a trend test over every run, not a comparison of one pair.
+- ``tuning_effect``: FLAN's comparison, the tuned model on the held-out cluster against its base, each asked its
+  own way;
+- ``trend``: the slope of a score against log2 of a knob (the number of training clusters, the width), one
+  intercept per seed, and its standard error from the residuals: a trend test over every run, not one pair.
 """
 
 from __future__ import annotations
@@ -141,17 +143,25 @@ def noise(groups: dict, key: str, model: str = "tuned") -> float:
     return pooled_spread([values(g, key, model) for g in groups.values()])
 
 
-def trend(groups: dict, key: str) -> dict:
-    """Fit ``score = a_seed + slope × log2(clusters)`` to every run of ``groups`` (``by(runs, "clusters")``),
-    one intercept per seed: ``slope`` (the change per doubling of the training clusters), its standard error
-    ``se`` from the residuals, and ``dof`` their degrees of freedom (``ValueError`` when none is left)."""
-    flat = [(np.log2(n), r.seed, r.score(key)) for n, g in groups.items() for r in g]
+def tuning_effect(run: Run) -> float:
+    """FLAN's comparison on the held-out cluster, each model asked the way it was trained: the tuned model's
+    exact match in the tuning format minus its base's in the base's own format."""
+    return run.score("held_out") - run.score("held_out_own", "base")
+
+
+def trend(groups: dict, key) -> dict:
+    """Fit ``score = a_seed + slope × log2(knob)`` to every run of ``groups`` (``by(runs, knob)``, e.g. the
+    number of training clusters or the width), one intercept per seed; ``key`` names the score, or is a function
+    of a ``Run`` (``tuning_effect``). ``slope`` is the change per doubling of the knob, ``se`` its standard
+    error from the residuals and ``dof`` their degrees of freedom (``ValueError`` when none is left)."""
+    value = key if callable(key) else (lambda r: r.score(key))
+    flat = [(np.log2(n), r.seed, value(r)) for n, g in groups.items() for r in g]
     seeds = sorted({s for _, s, _ in flat})
     x = np.array([[lx] + [float(s == t) for t in seeds] for lx, s, _ in flat])
     y = np.array([v for _, _, v in flat])
     dof = len(y) - x.shape[1]
     if dof < 1 or len(groups) < 2:
-        raise ValueError(f"{len(y)} runs over {len(groups)} cluster counts and {len(seeds)} seeds leave no residual")
+        raise ValueError(f"{len(y)} runs over {len(groups)} settings and {len(seeds)} seeds leave no residual")
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     resid = y - x @ coef
     cov = (resid @ resid / dof) * np.linalg.inv(x.T @ x)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .book.report import md_table
-from .ch08_results import trend, values
+from .ch08_results import trend, tuning_effect, values
 from .instruct import CLUSTERS, InstructionSet
 
 COLUMNS = {  # score -> column title
@@ -110,17 +110,26 @@ def paper_table(published: dict, rows: dict) -> object:
     return md_table(["", "paper", "ours"], body)
 
 
-def our_results(by_n: dict, losses: dict) -> dict:
+def our_results(by_n: dict, losses: dict, widths: dict, diversity: dict) -> dict:
     """Our side of ``paper_table``, as text from the chapter's runs: ``by_n`` the cluster sweep by number of
     training clusters (``ch08_results.by``), ``losses`` the six-cluster runs by what the loss counts
-    (``"responses only"``, ``"prompt too"``)."""
+    (``"responses only"``, ``"prompt too"``), ``widths`` the six-cluster runs by width, and ``diversity`` the
+    paired differences, many tasks with few examples minus few tasks with many (``ch08_results.paired``), of
+    ``held_out`` and ``steering``."""
     most = by_n[max(by_n)]
 
     def mean(key, model="tuned", group=most):
         return values(group, key, model).mean()
 
     out_fit, steer_fit = trend(by_n, "held_out"), trend(by_n, "steering")
+    size_fit = trend(widths, tuning_effect)
+    effects = ", ".join(f"{np.mean([tuning_effect(r) for r in g]):+.2f}" for g in widths.values())
     full = losses["prompt too"]
+
+    def paired(key):
+        d = diversity[key]
+        return f"{d.mean():+.3f} (standard error {d.std(ddof=1) / len(d) ** 0.5:.3f})"
+
     return {
         "flan": f"tuned on {max(by_n)} of 7 clusters: held-out exact match {mean('held_out'):.2f} against the "
         f"base's {mean('held_out', 'base'):.2f}, but steering {mean('steering'):.2f}: a habit, not instruction "
@@ -128,11 +137,11 @@ def our_results(by_n: dict, losses: dict) -> dict:
         "flan_clusters": f"held-out exact match {out_fit['slope']:+.3f} per doubling of the clusters "
         f"({out_fit['slope'] / out_fit['se']:.1f} standard errors); steering flat ({steer_fit['slope']:+.3f} ± "
         f"{steer_fit['se']:.3f})",
-        "flan_size": f"one size so far: tuning lowers the held-out tasks asked in the base's own format from "
-        f"{mean('held_out_own', 'base'):.2f} to {mean('held_out_own'):.2f}, FLAN's small-model side; other sizes "
-        "not measured yet",
-        "zhang_instructions": "not measured yet: the look-up family is built, but no tuned model has learnt the "
-        "look-up itself",
+        "flan_size": f"widths {', '.join(map(str, widths))}: tuned (tuning format) minus base (own format) on the "
+        f"held-out cluster {effects}, {size_fit['slope']:+.2f} ± {size_fit['se']:.2f} per doubling of the width: "
+        "FLAN's small-model side at every width, and no turn toward its large-model side",
+        "zhang_instructions": f"900 examples as 18 tasks × 50 or 3 tasks × 300: held-out exact match "
+        f"{paired('held_out')}, steering {paired('steering')}",
         "instructgpt_sft": f"with the loss on the prompt too, held-in {mean('held_in', group=full):.2f} against "
         f"{mean('held_in'):.2f} on the responses only; held-out steering {mean('steering', group=full):.2f}",
     }

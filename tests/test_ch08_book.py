@@ -89,6 +89,11 @@ def test_trend_recovers_a_slope_per_doubling_with_one_intercept_per_seed():
     assert abs(ch08_results.trend(flat, "held_out")["slope"]) < 3 * ch08_results.trend(flat, "held_out")["se"]
     with pytest.raises(ValueError, match="leave no residual"):
         ch08_results.trend({6: groups[6]}, "held_out")
+    # FLAN's comparison: tuned in the tuning format against the base in its own format (0.6 in _scores)
+    run = groups[6][0]
+    assert ch08_results.tuning_effect(run) == pytest.approx(run.score("held_out") - 0.6)
+    effect = ch08_results.trend(groups, ch08_results.tuning_effect)
+    assert effect["slope"] == pytest.approx(fit["slope"]) and effect["se"] == pytest.approx(fit["se"])
 
 
 def test_tables_show_tasks_scores_formats_and_the_papers():
@@ -107,8 +112,10 @@ def test_tables_show_tasks_scores_formats_and_the_papers():
     keys = ("flan", "flan_clusters", "flan_size", "zhang_instructions", "instructgpt_sft")
     paper = ch08_tables.paper_table(PUBLISHED, {k: f"ours {k}" for k in keys}).data
     assert "20 of 25" in paper and "ours flan_size" in paper and "Zhang" in paper
-    ours = ch08_tables.our_results(groups, {"responses only": groups[6], "prompt too": groups[3]})
-    assert set(ours) == set(keys) and "per doubling" in ours["flan_clusters"] and "not measured" in ours["flan_size"]
+    diversity = {"held_out": np.array([0.1, 0.2]), "steering": np.array([0.0, 0.02])}
+    ours = ch08_tables.our_results(groups, {"responses only": groups[6], "prompt too": groups[3]}, groups, diversity)
+    assert set(ours) == set(keys) and "per doubling" in ours["flan_clusters"] and "widths 1, 3, 6" in ours["flan_size"]
+    assert "+0.150 (standard error 0.050)" in ours["zhang_instructions"]
 
 
 def test_figures_draw_the_cluster_sweep_and_the_ends():

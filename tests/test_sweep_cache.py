@@ -2,9 +2,11 @@
 
 A cached CSV is only trustworthy while today's code still produces it. For every chapter-2 sweep this re-trains its
 two cheapest points, and for chapter 3's learning-rate, spike, repeated-data and log Z sweeps, chapter 4's five
-grids, chapter 5's family and decay run (every scored checkpoint), chapter 6's family and each of chapter 9's grids
-their cheapest point, whose task scores must agree too (the seed sweeps of chapters 1 and 2 are re-checked by their
-notebooks, which re-train seed 0 live, and chapter 6 re-trains three more of its points live). Each point is trained
+grids, chapter 5's family and decay run (every scored checkpoint), chapter 6's family, chapter 8's sizes and each of
+chapter 9's grids their cheapest point, whose task scores must agree too (the seed sweeps of chapters 1 and 2 are
+re-checked by their notebooks, which re-train seed 0 live, and chapter 6 re-trains three more of its points live;
+chapter 8 re-trains a point of ch08_live live, and ch08_clusters' 128-wide runs have an opt-in check, as each
+costs 15 minutes or more). Each point is trained
 with the number of CPU threads the cached run used, and its final validation loss and scores must agree within the
 largest of 0.01, three standard deviations over the point's cached seeds and 3% of the value. With the same thread
 count on the same kind of machine a run is reproduced to the last printed digit; a different thread count changes
@@ -62,6 +64,7 @@ CHECKED = {
     "ch06_family": 1,
     **{n: 1 for n in ("ch09_formats", "ch09_multiplication", "ch09_length", "ch09_scale", "ch09_code")},
     **{n: 1 for n in ("ch04_transfer", "ch04_law", "ch04_pick", "ch04_rank", "ch04_doremi")},
+    "ch08_sizes": 1,  # a 64-wide base pretrained, tuned and scored: about 10 minutes on one thread
 }
 
 
