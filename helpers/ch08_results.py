@@ -35,6 +35,7 @@ def _defaults() -> dict:
 
 DERIVED = {  # score -> how it is read off ``ch08.zero_shot``'s scores
     "first_last_one_shot": lambda s: (s["one_shot"]["first"] + s["one_shot"]["last"]) / 2,
+    "first_last_own": lambda s: (s["own"]["first"] + s["own"]["last"]) / 2,
 }
 DEFAULTS = _defaults()  # what a ``ch08_tune`` point leaves out: ``ch08.tuning_run``'s and ``ch08.base_model``'s
 
@@ -73,7 +74,7 @@ class Run:
         """The score ``key`` of the ``"tuned"`` model or its ``"base"``, or one of ``DERIVED`` (``KeyError``
         naming the known ones)."""
         scores = self.scores(model)
-        if key in DERIVED and "one_shot" in scores:
+        if key in DERIVED and "one_shot" in scores and "own" in scores:
             return DERIVED[key](scores)
         if key not in scores:
             raise KeyError(f"no score {key!r}; the runs have {', '.join(k for k in scores if k != 'tasks')}")

@@ -4,6 +4,7 @@
 - ``score_table``: the tuned models' and their bases' scores per group of runs (a knob's values), mean ± seed
   standard deviation;
 - ``task_scores``: one run's exact match per task, base against tuned, held-in tasks first;
+- ``one_shot_table``: what a model writes after a demonstration and a question, beside the right answer;
 - ``format_table``: how often the structured-generation answers parse, base against tuned;
 - ``paper_table``: the published results the chapter echoes beside ours (``our_results``: our side, as text).
 """
@@ -14,7 +15,8 @@ import numpy as np
 
 from .book.report import md_table
 from .ch08_results import trend, tuning_effect, values
-from .instruct import CLUSTERS, InstructionSet
+from .instruct import CLUSTERS, InstructionSet, one_shot_prompts
+from .instruct.score import prompt_answers
 
 COLUMNS = {  # score -> column title
     "held_in": "held-in",
@@ -22,6 +24,7 @@ COLUMNS = {  # score -> column title
     "held_out": "held-out",
     "held_out_own": "held-out, own format",
     "steering": "steering",
+    "first_last_own": "first and last, own format",
     "first_last_one_shot": "first and last, 1 demonstration",
     "steering_one_shot": "steering, 1 demonstration",
 }
@@ -67,6 +70,15 @@ def task_scores(run) -> object:
         rows.append([name, cluster, "tuned on" if held_in else "held out", f"{base:.2f}", f"{row['exact_match']:.2f}",
                      unseen])  # fmt: skip
     return md_table(["task", "cluster", "", "base", "tuned", "tuned, unseen wording"], rows)
+
+
+def one_shot_table(model, examples: list) -> object:
+    """For each example of ``examples``: its prompt with a demonstration before it (``instruct.one_shot_prompts``
+    of all of them), what ``model`` writes after it, greedily, and the right answer."""
+    prompts = one_shot_prompts(examples)
+    said = prompt_answers(model, prompts)
+    rows = [[_show(p), _show(s) if s else "(nothing)", _show(e.answer)] for p, s, e in zip(prompts, said, examples)]
+    return md_table(["demonstration, then the question", "the model writes", "right answer"], rows)
 
 
 def format_table(group: list) -> object:
@@ -138,7 +150,7 @@ def our_results(by_n: dict, losses: dict, widths: dict, diversity: dict) -> dict
         f"({out_fit['slope'] / out_fit['se']:.1f} standard errors); steering flat ({steer_fit['slope']:+.3f} ± "
         f"{steer_fit['se']:.3f})",
         "flan_size": f"widths {', '.join(map(str, widths))}: tuned (tuning format) minus base (own format) on the "
-        f"held-out cluster {effects}, {size_fit['slope']:+.2f} ± {size_fit['se']:.2f} per doubling of the width: "
+        f"held-out cluster {effects}; {size_fit['slope']:+.2f} ± {size_fit['se']:.2f} per doubling of the width: "
         "FLAN's small-model side at every width, and no turn toward its large-model side",
         "zhang_instructions": f"900 examples as 18 tasks × 50 or 3 tasks × 300: held-out exact match "
         f"{paired('held_out')}, steering {paired('steering')}",

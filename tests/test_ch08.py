@@ -143,3 +143,12 @@ def test_a_cached_cluster_run_reproduces():
         tol = max(0.05, 3 * ch08_results.noise(groups, key))  # 0.05: a few test items of the 150 held out
         assert abs(fresh[key] - row["metrics"][key]) <= tol, (key, fresh[key], row["metrics"][key], tol)
         assert abs(fresh["base"][key] - row["metrics"]["base"][key]) <= tol, key
+
+
+def test_the_diversity_runs_start_from_the_cluster_runs_bases():
+    """ch08_diversity re-pretrained the 128-wide bases of ch08_clusters under newer code: the same bases score the
+    same held-out test inputs identically in their own format."""
+    clusters = ch08_results.runs(sweep.load_sweep("ch08_clusters"))
+    for run in ch08_results.runs(sweep.load_sweep("ch08_diversity")):
+        twin = next(r for r in clusters if r.seed == run.seed and r.setting("clusters") == 6)
+        assert run.base["own"] == twin.base["own"] and run.base["ends"] == twin.base["ends"]

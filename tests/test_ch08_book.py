@@ -44,8 +44,9 @@ def test_runs_group_by_a_knob_and_give_each_models_scores():
         runs[0].score("nope")
     with pytest.raises(KeyError, match="no score 'first_last_one_shot'"):  # a run made before it was scored
         runs[0].score("first_last_one_shot")
-    shot = ch08_results.Run({}, 0, {"one_shot": {"first": 0.5, "last": 0.25, "sort": 0.0}}, {}, 1.0)
-    assert shot.score("first_last_one_shot") == 0.375
+    both = {"one_shot": {"first": 0.5, "last": 0.25}, "own": {"first": 1.0, "last": 0.5, "sort": 0.0}}
+    shot = ch08_results.Run({}, 0, both, {}, 1.0)
+    assert shot.score("first_last_one_shot") == 0.375 and shot.score("first_last_own") == 0.75
     with pytest.raises(KeyError, match="no setting 'width'"):
         ch08_results.by(runs, "width")
     with pytest.raises(ValueError, match="recipe"):
@@ -118,6 +119,15 @@ def test_tables_show_tasks_scores_formats_and_the_papers():
     assert "+0.150 (standard error 0.050)" in ours["zhang_instructions"]
 
 
+def test_the_one_shot_table_shows_the_demonstration_the_answer_and_the_right_one():
+    torch.manual_seed(0)
+    model = GPT(ch08.base_config(d_model=16, n_layer=1))
+    examples = ch08.InstructionSet(("extract",), ("lists",), n_test=3).examples("test", "last")
+    table = ch08_tables.one_shot_table(model, examples).data
+    assert table.count("Task:") == 2 * len(examples) and "right answer" in table
+    assert all(f"`{e.answer}`" in table for e in examples)
+
+
 def test_figures_draw_the_cluster_sweep_and_the_ends():
     groups = ch08_results.by(ch08_results.runs(_rows()), "clusters")
     fig = ch08_figures.plot_clusters(groups)
@@ -127,7 +137,7 @@ def test_figures_draw_the_cluster_sweep_and_the_ends():
     rows = [{**r, "point": {**r["point"], "d_model": w}} for w in (64, 96) for r in _rows()[:2]]
     for r in rows:
         for m in (r["metrics"], r["metrics"]["base"]):
-            m.update(one_shot={"first": 0.4, "last": 0.2}, steering_one_shot=0.1)
+            m.update(one_shot={"first": 0.4, "last": 0.2}, own={"first": 0.5, "last": 0.5}, steering_one_shot=0.1)
     widths = ch08_results.by(ch08_results.runs(rows), "d_model")
     fig = ch08_figures.plot_sizes(widths, widths)
     left, right = fig.axes
