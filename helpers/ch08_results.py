@@ -33,9 +33,9 @@ def _defaults() -> dict:
     return out
 
 
-DERIVED = {  # score -> how it is read off ``ch08.zero_shot``'s scores
-    "first_last_one_shot": lambda s: (s["one_shot"]["first"] + s["one_shot"]["last"]) / 2,
-    "first_last_own": lambda s: (s["own"]["first"] + s["own"]["last"]) / 2,
+DERIVED = {  # score -> the per-task scores of ``ch08.zero_shot`` it is the mean of, and their tasks
+    "first_last_one_shot": ("one_shot", ("first", "last")),
+    "first_last_own": ("own", ("first", "last")),
 }
 DEFAULTS = _defaults()  # what a ``ch08_tune`` point leaves out: ``ch08.tuning_run``'s and ``ch08.base_model``'s
 
@@ -74,8 +74,9 @@ class Run:
         """The score ``key`` of the ``"tuned"`` model or its ``"base"``, or one of ``DERIVED`` (``KeyError``
         naming the known ones)."""
         scores = self.scores(model)
-        if key in DERIVED and "one_shot" in scores and "own" in scores:
-            return DERIVED[key](scores)
+        if key in DERIVED and DERIVED[key][0] in scores:
+            per_task, names = DERIVED[key]
+            return float(np.mean([scores[per_task][n] for n in names]))
         if key not in scores:
             raise KeyError(f"no score {key!r}; the runs have {', '.join(k for k in scores if k != 'tasks')}")
         return float(scores[key])

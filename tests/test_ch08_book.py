@@ -45,8 +45,9 @@ def test_runs_group_by_a_knob_and_give_each_models_scores():
     with pytest.raises(KeyError, match="no score 'first_last_one_shot'"):  # a run made before it was scored
         runs[0].score("first_last_one_shot")
     both = {"one_shot": {"first": 0.5, "last": 0.25}, "own": {"first": 1.0, "last": 0.5, "sort": 0.0}}
-    shot = ch08_results.Run({}, 0, both, {}, 1.0)
+    shot = ch08_results.Run({}, 0, both, {"own": {"first": 0.5, "last": 0.0}}, 1.0)
     assert shot.score("first_last_one_shot") == 0.375 and shot.score("first_last_own") == 0.75
+    assert shot.score("first_last_own", "base") == 0.25  # a run scored before one-shot scoring still has it
     with pytest.raises(KeyError, match="no setting 'width'"):
         ch08_results.by(runs, "width")
     with pytest.raises(ValueError, match="recipe"):
