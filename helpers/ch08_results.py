@@ -5,7 +5,8 @@
 - ``runs``: a sweep's rows as ``Run``s (``Run.of`` makes one of a live ``ch08.tuning_run``); ``by``: runs grouped
   by one setting (``Run.setting``: the point's, or the recipe's default), in its order; ``select``: the runs
   with given settings;
-- ``paired``: a score's difference between two sets of runs, run by run on the same base (width and seed);
+- ``paired``: a score's difference between two sets of runs, run by run on the same base (width and seed), and
+  ``mean_se``, the mean of such differences with its standard error;
 - ``values``: one score of a group's tuned models (or bases), seed by seed;
 - ``parse_rate``: how often a group's structured-generation answers are in their task's format, seed by seed;
 - ``noise``: a score's seed standard deviation pooled over groups (``claims.pooled_spread``);
@@ -143,6 +144,15 @@ def parse_rate(group: list[Run], model: str = "tuned") -> np.ndarray:
 def noise(groups: dict, key: str, model: str = "tuned") -> float:
     """The seed standard deviation of the score ``key``, pooled over ``groups`` (``by``)."""
     return pooled_spread([values(g, key, model) for g in groups.values()])
+
+
+def mean_se(differences) -> tuple[float, float]:
+    """The mean of ``differences`` (``paired``'s) and its standard error, their sample standard deviation over
+    the square root of their number (``ValueError`` for fewer than two)."""
+    d = np.asarray(differences, dtype=float)
+    if d.size < 2:
+        raise ValueError(f"{d.size} difference(s): a standard error needs at least two")
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
 
 
 def tuning_effect(run: Run) -> float:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .book.report import md_table
-from .ch08_results import trend, tuning_effect, values
+from .ch08_results import mean_se, trend, tuning_effect, values
 from .instruct import CLUSTERS, InstructionSet, one_shot_prompts
 from .instruct.score import prompt_answers
 
@@ -139,8 +139,8 @@ def our_results(by_n: dict, losses: dict, widths: dict, diversity: dict) -> dict
     full = losses["prompt too"]
 
     def paired(key):
-        d = diversity[key]
-        return f"{d.mean():+.3f} (standard error {d.std(ddof=1) / len(d) ** 0.5:.3f})"
+        mean, se = mean_se(diversity[key])
+        return f"{mean:+.3f} (standard error {se:.3f})"
 
     return {
         "flan": f"tuned on {max(by_n)} of 7 clusters: held-out exact match {mean('held_out'):.2f} against the "

@@ -69,6 +69,10 @@ def test_paired_differences_match_runs_on_the_same_base():
     six, one = ch08_results.select(runs, clusters=6), ch08_results.select(runs, clusters=1)
     diff = ch08_results.paired(six, one, "held_out")
     assert diff.tolist() == [a.score("held_out") - b.score("held_out") for a, b in zip(six, one)]
+    mean, se = ch08_results.mean_se([0.1, 0.3, 0.2])
+    assert mean == pytest.approx(0.2) and se == pytest.approx(0.1 / 3**0.5)
+    with pytest.raises(ValueError, match="at least two"):
+        ch08_results.mean_se([0.1])
     narrow = ch08_results.runs([{**_rows()[0], "point": {"d_model": 64, "clusters": 6}}])
     with pytest.raises(ValueError, match=r"no run to pair with \(width, seed\) \[\(64, 0\)\]"):
         ch08_results.paired(narrow, one, "held_out")

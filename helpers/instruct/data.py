@@ -306,15 +306,16 @@ class WorkedExample(Example):
 
 def one_shot_prompts(examples: list[Example]) -> list[str]:
     """Each example's prompt preceded by one demonstration in the same (tuning) format: the prompt and response
-    of the shortest other example of its task in ``examples`` (the few-shot prompt of chapter 7, with as many
-    demonstrations as a 192-byte context holds)."""
-    by_task: dict[str, list[int]] = {}
-    for i, e in enumerate(examples):
-        by_task.setdefault(e.task, []).append(i)
+    of the shortest other example of its task in ``examples`` (chapter 7's few-shot prompt with a single
+    demonstration, as many as a 192-byte context holds for the short tasks)."""
+    shortest: dict[str, list[int]] = {}  # per task, its two shortest examples: a demonstration for any of them
+    for i in sorted(range(len(examples)), key=lambda i: len(examples[i].prompt + examples[i].response)):
+        pair = shortest.setdefault(examples[i].task, [])
+        if len(pair) < 2:
+            pair.append(i)
     out = []
     for i, e in enumerate(examples):
-        order = sorted(by_task[e.task], key=lambda j: (len(examples[j].prompt + examples[j].response), j))
-        others = [j for j in order if j != i]
+        others = [j for j in shortest[e.task] if j != i]
         if not others:
             raise ValueError(f"task {e.task!r} has one example: a demonstration needs another")
         demo = examples[others[0]]
